@@ -1,0 +1,138 @@
+//! Strict, canonical base64url without padding (RFC 4648 §5).
+//!
+//! Written here rather than taken from a crate because the envelope needs exactly one accepted
+//! spelling per byte string: no padding, no whitespace, no non-zero trailing bits. A decoder that
+//! tolerated any of those would let one envelope be sent under many cookie values.
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Marks a byte that is not in the alphabet.
+const INVALID: u8 = 0xFF;
+
+// Const context: `get` is not available, and `i < 64` keeps both indexes in bounds.
+#[allow(clippy::indexing_slicing)]
+const fn decode_table() -> [u8; 256] {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+}
+
+static DECODE: [u8; 256] = decode_table();
+
+fn sextet(index: u32) -> char {
+    char::from(
+        ALPHABET
+            .get((index & 0x3F) as usize)
+            .copied()
+            .unwrap_or(b'A'),
+    )
+}
+
+/// Encodes bytes as base64url without padding.
+pub fn encode(input: &[u8]) -> String {
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    let mut chunks = input.chunks_exact(3);
+    for chunk in &mut chunks {
+        if let [a, b, c] = *chunk {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
+            out.extend([sextet(n >> 18), sextet(n >> 12), sextet(n >> 6), sextet(n)]);
+        }
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend([sextet(n >> 18), sextet(n >> 12)]);
+        }
+        [a, b] => {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+            out.extend([sextet(n >> 18), sextet(n >> 12), sextet(n >> 6)]);
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Decodes canonical unpadded base64url; `None` for anything else (padding, other alphabets,
+/// whitespace, an impossible length, or non-zero bits after the last byte).
+pub fn decode(input: &str) -> Option<Vec<u8>> {
+    let bytes = input.as_bytes();
+    if bytes.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3 + 2);
+    let mut chunks = bytes.chunks(4);
+    for chunk in &mut chunks {
+        let mut n: u32 = 0;
+        for &byte in chunk {
+            let value = DECODE.get(usize::from(byte)).copied().unwrap_or(INVALID);
+            if value == INVALID {
+                return None;
+            }
+            n = (n << 6) | u32::from(value);
+        }
+        match chunk.len() {
+            4 => out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]),
+            3 => {
+                // 18 bits carry 16: the low 2 must be zero to be canonical.
+                if n & 0b11 != 0 {
+                    return None;
+                }
+                out.extend_from_slice(&[(n >> 10) as u8, (n >> 2) as u8]);
+            }
+            2 => {
+                // 12 bits carry 8: the low 4 must be zero.
+                if n & 0b1111 != 0 {
+                    return None;
+                }
+                out.push((n >> 4) as u8);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc4648_vectors_without_padding() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"", ""),
+            (b"f", "Zg"),
+            (b"fo", "Zm8"),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg"),
+            (b"fooba", "Zm9vYmE"),
+            (b"foobar", "Zm9vYmFy"),
+        ];
+        for (raw, text) in cases {
+            assert_eq!(encode(raw), text);
+            assert_eq!(decode(text).as_deref(), Some(raw));
+        }
+        assert_eq!(encode(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn rejects_non_canonical_spellings() {
+        for bad in [
+            "Zg==",
+            "Zh",
+            "Zm9",
+            "Z",
+            "Zm9v\n",
+            " Zm9v",
+            "Zm+v",
+            "Zm/v",
+            "Zm9vY",
+            "Zm\u{e9}v",
+        ] {
+            assert_eq!(decode(bad), None, "{bad:?} must be refused");
+        }
+    }
+}

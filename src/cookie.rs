@@ -1,0 +1,297 @@
+//! Finding the session cookie in a `Cookie` header, and building `Set-Cookie` values.
+
+use crate::{ConfigError, RejectReason};
+
+/// Largest `Cookie` header read, in bytes. Browsers send at most a few KiB per site; anything
+/// larger is refused without being scanned.
+pub const MAX_COOKIE_HEADER_LEN: usize = 16 * 1024;
+
+/// Longest cookie name accepted.
+pub const MAX_COOKIE_NAME_LEN: usize = 64;
+
+/// The `SameSite` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent only on same-site requests.
+    Strict,
+    /// Also sent on top-level cross-site navigations (the default).
+    Lax,
+    /// Sent on all requests; requires `Secure`.
+    None,
+}
+
+impl SameSite {
+    /// Parses `Strict`, `Lax` or `None` (case-insensitive).
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        match text.to_ascii_lowercase().as_str() {
+            "strict" => Ok(Self::Strict),
+            "lax" => Ok(Self::Lax),
+            "none" => Ok(Self::None),
+            _ => Err(ConfigError::InvalidCookie(
+                "sameSite must be Strict, Lax or None",
+            )),
+        }
+    }
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+}
+
+/// How the session cookie is named and scoped. Always `HttpOnly`.
+///
+/// ```
+/// use edge_session::CookieConfig;
+/// let c = CookieConfig::default();
+/// assert_eq!(c.set_cookie("abc", 60), "__Host-session=abc; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax");
+/// assert!(CookieConfig::new("__Host-x", true, edge_session::SameSite::Lax, "/app", None).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieConfig {
+    name: String,
+    secure: bool,
+    same_site: SameSite,
+    path: String,
+    domain: Option<String>,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        Self {
+            name: "__Host-session".to_owned(),
+            secure: true,
+            same_site: SameSite::Lax,
+            path: "/".to_owned(),
+            domain: None,
+        }
+    }
+}
+
+fn is_token_char(b: u8) -> bool {
+    // RFC 9110 tchar.
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn safe_attribute(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| (0x21..0x7f).contains(&b) && b != b';' && b != b',')
+}
+
+impl CookieConfig {
+    /// Checks and builds a cookie configuration, enforcing the prefix rules: `__Host-` needs
+    /// `Secure`, `Path=/` and no `Domain`; `__Secure-` needs `Secure`; `SameSite=None` needs
+    /// `Secure`. Attribute values with `;`, `,`, spaces, CR, LF or other control bytes are refused.
+    pub fn new(
+        name: &str,
+        secure: bool,
+        same_site: SameSite,
+        path: &str,
+        domain: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        if name.is_empty() || name.len() > MAX_COOKIE_NAME_LEN || !name.bytes().all(is_token_char) {
+            return Err(ConfigError::InvalidCookie(
+                "name must be 1-64 token characters",
+            ));
+        }
+        if !safe_attribute(path) || !path.starts_with('/') {
+            return Err(ConfigError::InvalidCookie(
+                "path must start with / and contain no ; , spaces or control bytes",
+            ));
+        }
+        if let Some(domain) = domain {
+            if !safe_attribute(domain) {
+                return Err(ConfigError::InvalidCookie(
+                    "domain must contain no ; , spaces or control bytes",
+                ));
+            }
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("__host-") && (!secure || path != "/" || domain.is_some()) {
+            return Err(ConfigError::InvalidCookie(
+                "__Host- cookies need Secure, Path=/ and no Domain",
+            ));
+        }
+        if lower.starts_with("__secure-") && !secure {
+            return Err(ConfigError::InvalidCookie("__Secure- cookies need Secure"));
+        }
+        if same_site == SameSite::None && !secure {
+            return Err(ConfigError::InvalidCookie("SameSite=None needs Secure"));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            secure,
+            same_site,
+            path: path.to_owned(),
+            domain: domain.map(str::to_owned),
+        })
+    }
+
+    /// The cookie's full name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A `Set-Cookie` value carrying `value` for `max_age_secs` seconds. The value must be
+    /// cookie-safe (an envelope always is).
+    pub fn set_cookie(&self, value: &str, max_age_secs: u64) -> String {
+        let mut out = format!(
+            "{}={}; Max-Age={}; Path={}",
+            self.name, value, max_age_secs, self.path
+        );
+        if let Some(domain) = &self.domain {
+            out.push_str("; Domain=");
+            out.push_str(domain);
+        }
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        out.push_str("; HttpOnly; SameSite=");
+        out.push_str(self.same_site.as_str());
+        out
+    }
+
+    /// The `Set-Cookie` value that deletes the cookie (logout, rejected cookies).
+    pub fn clear_cookie(&self) -> String {
+        self.set_cookie("", 0)
+    }
+
+    /// Finds this cookie's value in a `Cookie` request header.
+    ///
+    /// `Ok(None)` when absent. Refuses oversized headers, the name appearing more than once (an
+    /// attacker who can plant a cookie must not get to choose which one wins) and values that
+    /// are not plain cookie octets.
+    pub fn find_in<'h>(&self, header: &'h str) -> Result<Option<&'h str>, RejectReason> {
+        find_cookie(header, &self.name)
+    }
+}
+
+/// Finds `name`'s value in a `Cookie` header; see [`CookieConfig::find_in`].
+pub fn find_cookie<'h>(header: &'h str, name: &str) -> Result<Option<&'h str>, RejectReason> {
+    if header.len() > MAX_COOKIE_HEADER_LEN {
+        return Err(RejectReason::HeaderTooLarge);
+    }
+    let mut found = None;
+    for pair in header.split(';') {
+        let pair = pair.trim_matches(|c| c == ' ' || c == '\t');
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
+        if key.trim_end_matches([' ', '\t']) != name {
+            continue;
+        }
+        if found.is_some() {
+            return Err(RejectReason::DuplicateCookie);
+        }
+        found = Some(value.trim_start_matches([' ', '\t']));
+    }
+    match found {
+        // Envelopes are base64url: anything else in the value (quotes, spaces, controls,
+        // non-ASCII) is refused here, before any decoding.
+        Some(v)
+            if !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Err(RejectReason::Malformed)
+        }
+        // An empty value is what a clearing cookie leaves behind: treat it as no session.
+        Some("") => Ok(None),
+        other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const N: &str = "__Host-session";
+
+    #[test]
+    fn finds_the_cookie_among_others() {
+        assert_eq!(find_cookie("", N), Ok(None));
+        assert_eq!(
+            find_cookie("a=b; __Host-session=abc_-9; c=d", N),
+            Ok(Some("abc_-9"))
+        );
+        assert_eq!(find_cookie("__Host-session=abc", N), Ok(Some("abc")));
+        assert_eq!(find_cookie("__host-session=abc", N), Ok(None));
+        assert_eq!(find_cookie("x__Host-session=abc", N), Ok(None));
+        assert_eq!(find_cookie("__Host-session=", N), Ok(None));
+    }
+
+    #[test]
+    fn hostile_headers() {
+        assert_eq!(
+            find_cookie("__Host-session=a; __Host-session=b", N),
+            Err(RejectReason::DuplicateCookie)
+        );
+        assert_eq!(
+            find_cookie("__Host-session=a;__Host-session=a", N),
+            Err(RejectReason::DuplicateCookie)
+        );
+        let big = "a".repeat(64 * 1024);
+        assert_eq!(find_cookie(&big, N), Err(RejectReason::HeaderTooLarge));
+        let thousand: Vec<String> = (0..1000).map(|i| format!("c{i}=v{i}")).collect();
+        let header = format!("{}; __Host-session=ok", thousand.join("; "));
+        assert_eq!(find_cookie(&header, N), Ok(Some("ok")));
+        for bad in [
+            "\"abc\"", "a b", "a\u{1}b", "ab\u{e9}", "a=b", "a+b", "a/b=",
+        ] {
+            let header = format!("__Host-session={bad}");
+            assert_eq!(
+                find_cookie(&header, N),
+                Err(RejectReason::Malformed),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(find_cookie(";;;=;=;;", N), Ok(None));
+        assert_eq!(find_cookie("\u{0}\u{7f}\u{ffff}", N), Ok(None));
+    }
+
+    #[test]
+    fn set_cookie_attributes() {
+        let c = CookieConfig::default();
+        assert_eq!(
+            c.clear_cookie(),
+            "__Host-session=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"
+        );
+        let c = CookieConfig::new("sid", false, SameSite::Strict, "/app", Some("example.com"));
+        assert_eq!(
+            c.map(|c| c.set_cookie("v", 5)),
+            Ok("sid=v; Max-Age=5; Path=/app; Domain=example.com; HttpOnly; SameSite=Strict".into())
+        );
+    }
+
+    #[test]
+    fn refuses_bad_attributes() {
+        let lax = SameSite::Lax;
+        for (name, secure, same_site, path, domain) in [
+            ("", true, lax, "/", None),
+            ("a b", true, lax, "/", None),
+            ("a;b", true, lax, "/", None),
+            ("__Host-s", false, lax, "/", None),
+            ("__Host-s", true, lax, "/x", None),
+            ("__Host-s", true, lax, "/", Some("example.com")),
+            ("__Secure-s", false, lax, "/", None),
+            ("s", false, SameSite::None, "/", None),
+            ("s", true, lax, "/;x", None),
+            ("s", true, lax, "/\r\nSet-Cookie: x", None),
+            ("s", true, lax, "/", Some("a.com; Secure")),
+            ("s", true, lax, "/", Some("a.com\n")),
+            ("s", true, lax, "nope", None),
+        ] {
+            assert!(
+                CookieConfig::new(name, secure, same_site, path, domain).is_err(),
+                "{name:?} {path:?} {domain:?}"
+            );
+        }
+        assert!(SameSite::parse("lax").is_ok());
+        assert!(SameSite::parse("sometimes").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! The cookie envelope: a compact, versioned, HMAC-SHA256-signed pointer to a session.
+//!
+//! Layout before base64url (integers big-endian):
+//!
+//! ```text
+//! version u8 | kid_len u8 | kid | session_id [32] | generation u32 | created_at u64
+//! | issued_at u64 | expires_at u64 | idle_deadline u64 | absolute_deadline u64
+//! | user_len u8 | user | tag [32]
+//! ```
+//!
+//! The tag is HMAC-SHA256 under the key's envelope subkey over `name_len u8 | cookie name |`
+//! everything before the tag, so a value is bound to its cookie name and its key id.
+
+use crate::id::{SessionId, SESSION_ID_LEN};
+use crate::keys::{KeyRing, MAX_KEY_ID_LEN, TAG_LEN};
+use crate::{b64, RejectReason};
+
+/// The envelope format version this build writes and reads.
+pub const VERSION: u8 = 1;
+
+/// Longest user id an envelope carries, in bytes.
+pub const MAX_USER_ID_LEN: usize = 128;
+
+const FIXED_BODY_LEN: usize = SESSION_ID_LEN + 4 + 8 * 5 + 1;
+const MAX_RAW_LEN: usize = 2 + MAX_KEY_ID_LEN + FIXED_BODY_LEN + MAX_USER_ID_LEN + TAG_LEN;
+
+/// Longest envelope text accepted; anything longer is refused before decoding.
+pub const MAX_ENVELOPE_LEN: usize = MAX_RAW_LEN.div_ceil(3) * 4;
+
+/// What an envelope asserts about a session. Times are unix milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    /// The session ID (secret).
+    pub session_id: SessionId,
+    /// The user the session belongs to.
+    pub user_id: String,
+    /// Rotation count.
+    pub generation: u32,
+    /// When the user logged in.
+    pub created_at: u64,
+    /// When this envelope was signed.
+    pub issued_at: u64,
+    /// When this envelope stops being enough on its own.
+    pub expires_at: u64,
+    /// When the session ends without a refresh.
+    pub idle_deadline: u64,
+    /// When the session ends regardless.
+    pub absolute_deadline: u64,
+}
+
+/// An envelope whose tag verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The id of the key that signed it.
+    pub key_id: String,
+    /// What it asserts.
+    pub claims: Claims,
+}
+
+/// Checks that a user id fits an envelope: 1-128 bytes, no control characters.
+pub fn valid_user_id(user_id: &str) -> bool {
+    (1..=MAX_USER_ID_LEN).contains(&user_id.len()) && !user_id.chars().any(char::is_control)
+}
+
+/// Signs `claims` with the ring's current key for the cookie `cookie_name`.
+///
+/// The caller has checked the user id with [`valid_user_id`]; a longer one is cut at the limit
+/// rather than producing an unreadable envelope.
+pub fn seal(ring: &KeyRing, cookie_name: &str, claims: &Claims) -> String {
+    let key = ring.current();
+    let user = claims.user_id.as_bytes();
+    let user = user.get(..MAX_USER_ID_LEN).unwrap_or(user);
+    let mut raw = Vec::with_capacity(2 + key.id.len() + FIXED_BODY_LEN + user.len() + TAG_LEN);
+    raw.push(VERSION);
+    raw.push(key.id.len() as u8);
+    raw.extend_from_slice(key.id.as_bytes());
+    raw.extend_from_slice(claims.session_id.as_bytes());
+    raw.extend_from_slice(&claims.generation.to_be_bytes());
+    for t in [
+        claims.created_at,
+        claims.issued_at,
+        claims.expires_at,
+        claims.idle_deadline,
+        claims.absolute_deadline,
+    ] {
+        raw.extend_from_slice(&t.to_be_bytes());
+    }
+    raw.push(user.len() as u8);
+    raw.extend_from_slice(user);
+    let name = cookie_name.as_bytes();
+    let tag = key
+        .envelope
+        .sign(&[&[name.len() as u8], name, raw.as_slice()]);
+    raw.extend_from_slice(&tag);
+    b64::encode(&raw)
+}
+
+/// A cursor over untrusted bytes that never indexes out of bounds.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], RejectReason> {
+        if n > self.rest.len() {
+            return Err(RejectReason::Malformed);
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, RejectReason> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], RejectReason> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| RejectReason::Malformed)
+    }
+
+    fn u64(&mut self) -> Result<u64, RejectReason> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+}
+
+/// Decodes and verifies an envelope for the cookie `cookie_name`.
+///
+/// Checks run cheapest first and nothing is trusted before the tag verifies: length and
+/// base64url, version, key id, exact length for the declared user id, then the tag in constant
+/// time. Expiry is the caller's business.
+pub fn open(ring: &KeyRing, cookie_name: &str, value: &str) -> Result<Verified, RejectReason> {
+    if value.is_empty() || value.len() > MAX_ENVELOPE_LEN {
+        return Err(RejectReason::Malformed);
+    }
+    let raw = b64::decode(value).ok_or(RejectReason::Malformed)?;
+    let mut r = Reader { rest: &raw };
+    if r.u8()? != VERSION {
+        return Err(RejectReason::BadVersion);
+    }
+    let kid_len = usize::from(r.u8()?);
+    if kid_len == 0 || kid_len > MAX_KEY_ID_LEN {
+        return Err(RejectReason::Malformed);
+    }
+    let kid = r.take(kid_len)?;
+    let key = ring.find(kid).ok_or(RejectReason::UnknownKey)?;
+    // The user id length sits at a fixed offset: check the total length before the tag.
+    let header_len = 2 + kid_len;
+    let user_len_at = header_len + FIXED_BODY_LEN - 1;
+    let user_len = usize::from(*raw.get(user_len_at).ok_or(RejectReason::Malformed)?);
+    let signed_len = user_len_at + 1 + user_len;
+    if user_len == 0 || raw.len() != signed_len + TAG_LEN {
+        return Err(RejectReason::Malformed);
+    }
+    let (signed, tag) = raw.split_at(signed_len);
+    let name = cookie_name.as_bytes();
+    if !key
+        .envelope
+        .verify(&[&[name.len() as u8], name, signed], tag)
+    {
+        return Err(RejectReason::BadSignature);
+    }
+    // Authentic from here on; parsing still refuses rather than trusts.
+    let session_id = SessionId::from_bytes(r.array()?);
+    let generation = u32::from_be_bytes(r.array()?);
+    let created_at = r.u64()?;
+    let issued_at = r.u64()?;
+    let expires_at = r.u64()?;
+    let idle_deadline = r.u64()?;
+    let absolute_deadline = r.u64()?;
+    let user_len = usize::from(r.u8()?);
+    let user_id = core::str::from_utf8(r.take(user_len)?)
+        .map_err(|_| RejectReason::Malformed)?
+        .to_owned();
+    if !valid_user_id(&user_id) {
+        return Err(RejectReason::Malformed);
+    }
+    Ok(Verified {
+        key_id: key.id.clone(),
+        claims: Claims {
+            session_id,
+            user_id,
+            generation,
+            created_at,
+            issued_at,
+            expires_at,
+            idle_deadline,
+            absolute_deadline,
+        },
+    })
+}

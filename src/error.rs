@@ -1,0 +1,190 @@
+//! Why a session was refused, and why a configuration was.
+
+use core::fmt;
+
+/// Why a request was not given a session.
+///
+/// The codes are stable and safe to log. They are meant for the application's logs and audit
+/// events; the response to the browser carries only a generic refusal and a clearing cookie.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// The request carried no session cookie.
+    Missing,
+    /// The cookie value is not a well-formed envelope (bad base64url, wrong length, bad fields).
+    Malformed,
+    /// The Cookie header is larger than any browser would send.
+    HeaderTooLarge,
+    /// The session cookie appears more than once; never resolved by picking one.
+    DuplicateCookie,
+    /// The envelope has a format version this build does not know.
+    BadVersion,
+    /// The envelope names a key id that is not in the key ring.
+    UnknownKey,
+    /// The envelope's HMAC tag does not verify.
+    BadSignature,
+    /// The envelope claims to be issued further in the future than the allowed clock skew.
+    IssuedInFuture,
+    /// The session saw no refresh within its idle timeout.
+    ExpiredIdle,
+    /// The session passed its absolute lifetime.
+    ExpiredAbsolute,
+    /// The session was logged out or revoked.
+    Revoked,
+    /// The session ID was replaced by rotation; the old cookie is dead.
+    Rotated,
+    /// No record exists for the session (logged out elsewhere, expired, or never existed).
+    SessionNotFound,
+    /// The record does not belong to the envelope that points at it.
+    RecordMismatch,
+    /// The stored record is not valid JSON of the expected shape.
+    CorruptRecord,
+    /// The stored record has a format version this build does not know.
+    RecordVersion,
+    /// The session store failed or timed out; sessions fail closed.
+    StoreUnavailable,
+}
+
+impl RejectReason {
+    /// Every reason, for documentation and exhaustive tests.
+    pub const ALL: [RejectReason; 17] = [
+        Self::Missing,
+        Self::Malformed,
+        Self::HeaderTooLarge,
+        Self::DuplicateCookie,
+        Self::BadVersion,
+        Self::UnknownKey,
+        Self::BadSignature,
+        Self::IssuedInFuture,
+        Self::ExpiredIdle,
+        Self::ExpiredAbsolute,
+        Self::Revoked,
+        Self::Rotated,
+        Self::SessionNotFound,
+        Self::RecordMismatch,
+        Self::CorruptRecord,
+        Self::RecordVersion,
+        Self::StoreUnavailable,
+    ];
+
+    /// The stable snake_case code, as used in logs and by the JS API.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Malformed => "malformed",
+            Self::HeaderTooLarge => "header_too_large",
+            Self::DuplicateCookie => "duplicate_cookie",
+            Self::BadVersion => "bad_version",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::ExpiredIdle => "expired_idle",
+            Self::ExpiredAbsolute => "expired_absolute",
+            Self::Revoked => "revoked",
+            Self::Rotated => "rotated",
+            Self::SessionNotFound => "session_not_found",
+            Self::RecordMismatch => "record_mismatch",
+            Self::CorruptRecord => "corrupt_record",
+            Self::RecordVersion => "record_version",
+            Self::StoreUnavailable => "store_unavailable",
+        }
+    }
+
+    /// Parses a code back into a reason.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.code() == code)
+    }
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A configuration or argument the library refuses, with the reason in words.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A signing secret is shorter than 32 bytes.
+    SecretTooShort {
+        /// The key id the secret belongs to.
+        key_id: String,
+        /// How long the secret was, in bytes.
+        len: usize,
+    },
+    /// A key id is empty, too long, or has characters outside `[A-Za-z0-9_-]`.
+    InvalidKeyId(String),
+    /// The same key id appears twice in the ring.
+    DuplicateKeyId(String),
+    /// The key ring is empty or its text form could not be parsed.
+    InvalidKeyRing(&'static str),
+    /// The timeouts are out of range or not ordered envelope < idle < absolute.
+    InvalidTimeouts(&'static str),
+    /// A cookie name or attribute is not allowed.
+    InvalidCookie(&'static str),
+    /// A user id is empty, too long or contains control characters.
+    InvalidUserId,
+    /// A session handle is not the canonical form of a SHA-256 digest.
+    InvalidHandle,
+    /// The platform random source failed.
+    Random,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretTooShort { key_id, len } => write!(
+                f,
+                "secret for key {key_id:?} is {len} bytes; at least 32 bytes of random data are required"
+            ),
+            Self::InvalidKeyId(id) => {
+                write!(f, "key id {id:?} must be 1-16 characters of [A-Za-z0-9_-]")
+            }
+            Self::DuplicateKeyId(id) => write!(f, "key id {id:?} appears more than once"),
+            Self::InvalidKeyRing(why) => write!(f, "invalid key ring: {why}"),
+            Self::InvalidTimeouts(why) => write!(f, "invalid timeouts: {why}"),
+            Self::InvalidCookie(why) => write!(f, "invalid cookie settings: {why}"),
+            Self::InvalidUserId => f.write_str(
+                "user id must be 1-128 bytes of UTF-8 without control characters",
+            ),
+            Self::InvalidHandle => f.write_str("not a session handle"),
+            Self::Random => f.write_str("the platform random number generator failed"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// A stable snake_case code for the JS layer.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::SecretTooShort { .. } => "secret_too_short",
+            Self::InvalidKeyId(_) => "invalid_key_id",
+            Self::DuplicateKeyId(_) => "duplicate_key_id",
+            Self::InvalidKeyRing(_) => "invalid_key_ring",
+            Self::InvalidTimeouts(_) => "invalid_timeouts",
+            Self::InvalidCookie(_) => "invalid_cookie",
+            Self::InvalidUserId => "invalid_user_id",
+            Self::InvalidHandle => "invalid_handle",
+            Self::Random => "random_failed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for reason in RejectReason::ALL {
+            assert!(seen.insert(reason.code()));
+            assert_eq!(RejectReason::from_code(reason.code()), Some(reason));
+            assert_eq!(reason.to_string(), reason.code());
+        }
+        assert_eq!(RejectReason::from_code("nope"), None);
+    }
+}

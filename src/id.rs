@@ -1,0 +1,162 @@
+//! Session IDs and the handles that name them in storage.
+
+use core::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::{b64, ConfigError};
+
+/// Length of a session ID in bytes (256 bits).
+pub const SESSION_ID_LEN: usize = 32;
+
+/// A session ID: 32 bytes from the platform CSPRNG.
+///
+/// It only ever leaves the process inside a signed cookie envelope. Storage and logs see its
+/// [`SessionHandle`] (a SHA-256 digest), so a leaked KV dump or log line gives no usable token.
+/// `Debug` prints nothing of it and there is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId([u8; SESSION_ID_LEN]);
+
+impl SessionId {
+    /// Draws a fresh ID from the platform CSPRNG (`crypto.getRandomValues` in wasm).
+    ///
+    /// ```
+    /// let a = edge_session::SessionId::generate()?;
+    /// let b = edge_session::SessionId::generate()?;
+    /// assert_ne!(a.handle(), b.handle());
+    /// # Ok::<(), edge_session::ConfigError>(())
+    /// ```
+    pub fn generate() -> Result<Self, ConfigError> {
+        let mut bytes = [0u8; SESSION_ID_LEN];
+        getrandom::getrandom(&mut bytes).map_err(|_| ConfigError::Random)?;
+        Ok(Self(bytes))
+    }
+
+    /// Wraps bytes as an ID (for decoding envelopes and for tests).
+    pub const fn from_bytes(bytes: [u8; SESSION_ID_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; SESSION_ID_LEN] {
+        &self.0
+    }
+
+    /// The ID in base64url, for callers that must carry it themselves. Treat it as a password.
+    pub fn expose_base64url(&self) -> String {
+        b64::encode(&self.0)
+    }
+
+    /// The handle naming this session in storage, listings and logs.
+    pub fn handle(&self) -> SessionHandle {
+        SessionHandle(b64::encode(&Sha256::digest(self.0)))
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(<redacted>)")
+    }
+}
+
+/// The public name of a session: base64url(SHA-256(session ID)), 43 characters.
+///
+/// Safe to store, log and show to the session's owner (a devices page): it cannot be turned back
+/// into the ID and is useless without a signed envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionHandle(String);
+
+/// Length of a handle in characters.
+pub const HANDLE_LEN: usize = 43;
+
+impl SessionHandle {
+    /// Accepts only the canonical form of a 32-byte digest, so a handle taken from a URL can never
+    /// smuggle other characters into a storage key.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        if text.len() != HANDLE_LEN {
+            return Err(ConfigError::InvalidHandle);
+        }
+        match b64::decode(text) {
+            Some(bytes) if bytes.len() == 32 => Ok(Self(text.to_owned())),
+            _ => Err(ConfigError::InvalidHandle),
+        }
+    }
+
+    /// The handle text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The KV key of the session's record: `s:<handle>`.
+    pub fn storage_key(&self) -> String {
+        format!("{RECORD_PREFIX}{}", self.0)
+    }
+
+    /// The KV key of this session's entry in its user's index: `u:<user hash>:<handle>`.
+    pub fn index_key(&self, user_id: &str) -> String {
+        format!("{}{}", user_index_prefix(user_id), self.0)
+    }
+}
+
+impl fmt::Display for SessionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Prefix of record keys in the store.
+pub const RECORD_PREFIX: &str = "s:";
+
+/// Prefix of user index keys in the store.
+pub const USER_INDEX_PREFIX: &str = "u:";
+
+/// The store prefix under which a user's sessions are indexed: `u:<base64url(SHA-256(user))>:`.
+///
+/// The user id is hashed so that one user's prefix can never be a prefix of another's (`alice`
+/// vs `alice:x`) and so that user ids (often e-mail addresses) do not sit in key names.
+pub fn user_index_prefix(user_id: &str) -> String {
+    format!(
+        "{USER_INDEX_PREFIX}{}:",
+        b64::encode(&Sha256::digest(user_id.as_bytes()))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_is_sha256_of_id() {
+        let id = SessionId::from_bytes([0u8; 32]);
+        // SHA-256 of 32 zero bytes.
+        assert_eq!(
+            id.handle().as_str(),
+            "Zmh6rfhivXdsj8GLjp-OIAiXFIVu4jOzkCpZHQ1fKSU"
+        );
+        assert_eq!(id.handle().storage_key(), format!("s:{}", id.handle()));
+        assert_eq!(format!("{id:?}"), "SessionId(<redacted>)");
+    }
+
+    #[test]
+    fn handle_parse_is_strict() {
+        let good = SessionId::from_bytes([7u8; 32]).handle();
+        assert_eq!(SessionHandle::parse(good.as_str()), Ok(good.clone()));
+        for bad in [
+            "",
+            "s:abc",
+            "../../etc",
+            &format!("{good}="),
+            &good.as_str()[1..],
+        ] {
+            assert_eq!(SessionHandle::parse(bad), Err(ConfigError::InvalidHandle));
+        }
+    }
+
+    #[test]
+    fn user_prefixes_do_not_nest() {
+        let a = user_index_prefix("alice");
+        let b = user_index_prefix("alice:x");
+        assert!(!b.starts_with(&a) && !a.starts_with(&b));
+        assert!(!a.contains("alice"));
+    }
+}

@@ -1,0 +1,250 @@
+//! Signing keys: HMAC-SHA256 state computed once per key, and a ring of current and old keys.
+
+use core::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::ConfigError;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Length of an HMAC-SHA256 tag.
+pub const TAG_LEN: usize = 32;
+
+/// Shortest secret accepted, in bytes (ASVS: 256 bits of key material for HMAC-SHA256).
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Longest key id, in characters.
+pub const MAX_KEY_ID_LEN: usize = 16;
+
+/// An HMAC-SHA256 key with its inner and outer pad state computed once, so signing and verifying
+/// hash only the message.
+///
+/// ```
+/// let signer = edge_session::Signer::new(b"key");
+/// let tag = signer.sign(&[b"The quick brown fox ", b"jumps over the lazy dog"]);
+/// assert!(signer.verify(&[b"The quick brown fox jumps over the lazy dog"], &tag));
+/// ```
+#[derive(Clone)]
+pub struct Signer {
+    mac: HmacSha256,
+}
+
+impl Signer {
+    /// Precomputes the HMAC state for `key` (any length; longer than a block is hashed first).
+    pub fn new(key: &[u8]) -> Self {
+        // HMAC takes keys of any length, so this cannot fail; the `Err` arm is never taken.
+        let mac = match <HmacSha256 as Mac>::new_from_slice(key) {
+            Ok(mac) => mac,
+            Err(_) => <HmacSha256 as Mac>::new(&Default::default()),
+        };
+        Self { mac }
+    }
+
+    /// The tag over the concatenation of `parts`.
+    pub fn sign(&self, parts: &[&[u8]]) -> [u8; TAG_LEN] {
+        let mut mac = self.mac.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Checks `tag` against the concatenation of `parts` in constant time. A tag of the wrong
+    /// length is refused.
+    pub fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
+        let mut mac = self.mac.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.verify_slice(tag).is_ok()
+    }
+
+    /// A subkey for one purpose: HMAC-SHA256(key, "edge-session/v1/" || purpose).
+    pub fn derive(&self, purpose: &str) -> Signer {
+        let subkey = self.sign(&[b"edge-session/v1/", purpose.as_bytes()]);
+        Signer::new(&subkey)
+    }
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Signer(<redacted>)")
+    }
+}
+
+/// One key of the ring: its id and the precomputed envelope-signing subkey.
+#[derive(Clone)]
+pub(crate) struct Key {
+    pub(crate) id: String,
+    pub(crate) envelope: Signer,
+}
+
+/// The signing keys: the first (current) signs new envelopes, every key verifies.
+///
+/// Rotation: put a new key first and keep the old one behind it for at least one envelope
+/// lifetime; envelopes signed with the old key are re-signed with the new one as they are used.
+///
+/// ```
+/// use edge_session::KeyRing;
+/// let ring = KeyRing::parse("k2:0123456789abcdef0123456789abcdef,k1:fedcba9876543210fedcba9876543210")?;
+/// assert_eq!(ring.current_id(), "k2");
+/// assert_eq!(ring.ids().collect::<Vec<_>>(), ["k2", "k1"]);
+/// assert!(KeyRing::parse("k1:short").is_err());
+/// # Ok::<(), edge_session::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct KeyRing {
+    current: Key,
+    previous: Vec<Key>,
+}
+
+fn valid_key_id(id: &str) -> bool {
+    (1..=MAX_KEY_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl KeyRing {
+    /// Builds a ring from `(id, secret)` pairs; the first pair is the current key.
+    pub fn new<I, S>(keys: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (S, Vec<u8>)>,
+        S: Into<String>,
+    {
+        let mut ring = Vec::new();
+        for (id, secret) in keys {
+            let id: String = id.into();
+            if !valid_key_id(&id) {
+                return Err(ConfigError::InvalidKeyId(id));
+            }
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(ConfigError::SecretTooShort {
+                    key_id: id,
+                    len: secret.len(),
+                });
+            }
+            if ring.iter().any(|k: &Key| k.id == id) {
+                return Err(ConfigError::DuplicateKeyId(id));
+            }
+            let root = Signer::new(&secret);
+            ring.push(Key {
+                envelope: root.derive("envelope"),
+                id,
+            });
+        }
+        let mut keys = ring.into_iter();
+        let current = keys.next().ok_or(ConfigError::InvalidKeyRing("no keys"))?;
+        Ok(Self {
+            current,
+            previous: keys.collect(),
+        })
+    }
+
+    /// Parses `"id:secret,id:secret"` (the first is current). Secrets are taken as their UTF-8
+    /// bytes, so a 43-character base64url string of 32 random bytes qualifies; surrounding
+    /// whitespace around entries is ignored.
+    pub fn parse(spec: &str) -> Result<Self, ConfigError> {
+        let mut pairs = Vec::new();
+        for entry in spec.split(',') {
+            let entry = entry.trim();
+            if entry.is_empty() {
+                continue;
+            }
+            let (id, secret) = entry
+                .split_once(':')
+                .ok_or(ConfigError::InvalidKeyRing("entries must be id:secret"))?;
+            pairs.push((id.to_owned(), secret.as_bytes().to_vec()));
+        }
+        Self::new(pairs)
+    }
+
+    /// The id of the key that signs.
+    pub fn current_id(&self) -> &str {
+        self.current().id.as_str()
+    }
+
+    /// All key ids, current first.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.keys().map(|k| k.id.as_str())
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &Key> {
+        core::iter::once(&self.current).chain(self.previous.iter())
+    }
+
+    pub(crate) fn current(&self) -> &Key {
+        &self.current
+    }
+
+    pub(crate) fn find(&self, id: &[u8]) -> Option<&Key> {
+        self.keys().find(|k| k.id.as_bytes() == id)
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("ids", &self.ids().collect::<Vec<_>>())
+            .field("secrets", &"<redacted>")
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_short_secrets_and_bad_ids() {
+        let s = "x".repeat(31);
+        assert_eq!(
+            KeyRing::parse(&format!("k1:{s}")).err(),
+            Some(ConfigError::SecretTooShort {
+                key_id: "k1".into(),
+                len: 31
+            })
+        );
+        let s = "x".repeat(32);
+        assert!(KeyRing::parse(&format!("k1:{s}")).is_ok());
+        assert!(matches!(
+            KeyRing::parse(&format!("k 1:{s}")),
+            Err(ConfigError::InvalidKeyId(_))
+        ));
+        assert!(matches!(
+            KeyRing::parse(&format!("k1:{s},k1:{s}")),
+            Err(ConfigError::DuplicateKeyId(_))
+        ));
+        assert!(matches!(
+            KeyRing::parse(""),
+            Err(ConfigError::InvalidKeyRing(_))
+        ));
+        assert!(matches!(
+            KeyRing::parse("nocolon"),
+            Err(ConfigError::InvalidKeyRing(_))
+        ));
+    }
+
+    #[test]
+    fn debug_redacts() {
+        let secret = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t";
+        let ring = KeyRing::parse(&format!("k1:{secret}")).ok();
+        let text = format!("{ring:?}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("k1"));
+        assert_eq!(format!("{:?}", Signer::new(b"k")), "Signer(<redacted>)");
+    }
+
+    #[test]
+    fn wrong_length_tags_do_not_verify() {
+        let s = Signer::new(b"key");
+        let tag = s.sign(&[b"msg"]);
+        assert!(s.verify(&[b"msg"], &tag));
+        assert!(!s.verify(&[b"msg"], &tag[..31]));
+        let mut long = tag.to_vec();
+        long.push(0);
+        assert!(!s.verify(&[b"msg"], &long));
+    }
+}

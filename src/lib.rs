@@ -1,0 +1,72 @@
+//! edge-session: login sessions for edge functions, as pure decisions.
+//!
+//! A session is a random 256-bit [`SessionId`], a server-side [`Record`] in edge KV stored under
+//! the ID's SHA-256 ([`SessionHandle`]), and a short-lived HMAC-SHA256 signed cookie envelope
+//! pointing at it. The [`Engine`] does no I/O and reads no clock: the host passes `now` (unix ms)
+//! and the Cookie header in, and gets back a [`Decision`] plus the store [`Effects`] to apply.
+//!
+//! ```
+//! use edge_session::{CookieConfig, Decision, Engine, KeyRing, Policy};
+//!
+//! let ring = KeyRing::parse("k1:an-example-secret-of-32-bytes-or-more")?;
+//! let engine = Engine::new(ring, Policy::default(), CookieConfig::default())?;
+//! let t0 = 1_700_000_000_000;
+//! let login = engine.issue("alice", None, t0)?;
+//! // The host writes login.effects to KV and sends login.set_cookie.
+//! let cookie = login.set_cookie.split(';').next().unwrap_or_default();
+//!
+//! // Within the envelope's lifetime: valid with no store read.
+//! assert!(matches!(engine.validate(Some(cookie), t0 + 30_000), Decision::Valid { .. }));
+//!
+//! // After it: authentic but expired, so the host reads the record and resumes.
+//! let Decision::NeedRecord(pending) = engine.validate(Some(cookie), t0 + 90_000) else {
+//!     panic!("expected NeedRecord")
+//! };
+//! let record = &login.effects.puts[0];
+//! assert_eq!(pending.storage_key(), record.key);
+//! let refreshed = engine.resume(&pending, Some(&record.value), t0 + 90_000);
+//! assert!(refreshed.is_ok_and(|r| r.set_cookie.is_some()));
+//! # Ok::<(), edge_session::ConfigError>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+mod b64;
+mod cookie;
+mod engine;
+pub mod envelope;
+mod error;
+mod id;
+mod keys;
+mod policy;
+mod record;
+mod revocation;
+#[cfg(feature = "wasm")]
+mod wasm;
+
+// The public interface.
+pub use cookie::{find_cookie, CookieConfig, SameSite, MAX_COOKIE_HEADER_LEN};
+pub use engine::{
+    Decision, Effects, Engine, Issued, Pending, Put, Refreshed, Session, KV_PROPAGATION_MS,
+};
+pub use error::{ConfigError, RejectReason};
+pub use id::{user_index_prefix, SessionHandle, SessionId, HANDLE_LEN, SESSION_ID_LEN};
+pub use keys::{KeyRing, Signer, MIN_SECRET_LEN, TAG_LEN};
+pub use policy::Policy;
+pub use record::{IndexEntry, Record, MIN_KV_TTL_SECS, RECORD_VERSION};
+pub use revocation::Revocations;
+
+/// Base64url without padding, strict and canonical, as used for envelopes and handles.
+pub mod base64url {
+    pub use crate::b64::{decode, encode};
+}
