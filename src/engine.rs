@@ -510,10 +510,11 @@ impl Engine {
         Some((record.user_id, effects))
     }
 
-    /// Refuses, in this isolate, every session of `user_id` created before `now`. The host also
-    /// deletes the records listed under [`user_index_prefix`].
+    /// Refuses, in this isolate, every session of `user_id` created up to and including `now`
+    /// (a login in the same millisecond as the revocation is refused too: the safe side). The host
+    /// also deletes the records listed under [`user_index_prefix`].
     pub fn revoke_user(&mut self, user_id: &str, now: u64) {
-        self.revocations.revoke_user(user_id, now);
+        self.revocations.revoke_user(user_id, now.saturating_add(1));
     }
 
     /// Refuses, in this isolate, every session created before `before`.

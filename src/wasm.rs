@@ -450,7 +450,7 @@ impl JsEngine {
         self.engine.user_index_prefix(user_id)
     }
 
-    /// Refuses, in this isolate, every session of `user_id` created before `now`.
+    /// Refuses, in this isolate, every session of `user_id` created up to and including `now`.
     #[wasm_bindgen(js_name = revokeUser)]
     pub fn revoke_user(&mut self, user_id: &str, now: f64) {
         self.engine.revoke_user(user_id, ms(now));
