@@ -1,0 +1,154 @@
+# edge-session — the front door for building, linting, testing and the demo.
+#
+# Every target installs what it needs first (idempotently: a check, then an
+# install only when something is missing), so `make test` works on a fresh
+# machine and costs almost nothing extra on a warm one.
+#
+#   make build      Rust -> wasm -> pkg/ (the npm package), plus .dev.vars
+#   make test       lint, test-rust, test-js, test-e2e (in that order, fail fast)
+#   make demo       build, then `wrangler dev` on http://127.0.0.1:8787
+#   make help       list all targets
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# Run targets strictly in the order listed (test must fail fast, in order).
+.NOTPARALLEL:
+MAKEFLAGS += --no-builtin-rules
+
+# ---------------------------------------------------------------------------
+# Environment shared by every target
+# ---------------------------------------------------------------------------
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export WRANGLER_SEND_METRICS := false
+export WRANGLER_SEND_ERROR_REPORTS := false
+export NO_UPDATE_NOTIFIER := 1
+export npm_config_update_notifier := false
+export npm_config_fund := false
+export npm_config_audit := false
+# Browser used by the e2e tests (playwright-core launches it, it never downloads one).
+export CHROMIUM_PATH ?= /usr/bin/chromium
+
+WASM_TARGET := wasm32-unknown-unknown
+NODE_STAMP  := node_modules/.stamp
+SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: help setup setup-rust setup-wasm-bindgen setup-node setup-chromium \
+        build lint test-rust test-js test-e2e test demo clean distclean
+
+# List the targets.
+help:
+	@echo "edge-session make targets:"
+	@echo "  setup              all setup-* targets below"
+	@echo "  setup-rust         rustup target $(WASM_TARGET) + clippy, rustfmt"
+	@echo "  setup-wasm-bindgen wasm-bindgen-cli matching Cargo.lock"
+	@echo "  setup-node         npm ci (when package-lock.json changed)"
+	@echo "  setup-chromium     Debian chromium for the e2e tests"
+	@echo "  build              build pkg/ (wasm + JS) and create .dev.vars"
+	@echo "  lint               cargo fmt --check, clippy (native and wasm32)"
+	@echo "  test-rust          cargo test (native)"
+	@echo "  test-js            node --test tests/*.test.mjs"
+	@echo "  test-e2e           node --test tests/e2e/*.test.mjs (chromium)"
+	@echo "  test               lint, test-rust, test-js, test-e2e"
+	@echo "  demo               build, then wrangler dev on http://127.0.0.1:8787"
+	@echo "  clean              remove build outputs (pkg/, target/, .wrangler/)"
+	@echo "  distclean          clean + node_modules/"
+
+# ---------------------------------------------------------------------------
+# Setup (each is a no-op when already satisfied)
+# ---------------------------------------------------------------------------
+
+# Everything a developer machine needs.
+setup: setup-rust setup-wasm-bindgen setup-node setup-chromium
+
+# wasm32 target plus the clippy and rustfmt components.
+setup-rust:
+	@command -v rustup >/dev/null || { echo "rustup is required (https://rustup.rs)" >&2; exit 1; }
+	@rustup target list --installed | grep -qx '$(WASM_TARGET)' \
+	  || rustup target add $(WASM_TARGET)
+	@installed="$$(rustup component list --installed)"; \
+	 for c in clippy rustfmt; do \
+	   grep -q "^$$c" <<<"$$installed" || rustup component add $$c; \
+	 done
+
+# wasm-bindgen CLI whose version equals the wasm-bindgen crate in Cargo.lock.
+setup-wasm-bindgen:
+	@want="$$(scripts/wasm-bindgen-version.sh)"; \
+	 have="$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}' || true)"; \
+	 if [ "$$have" != "$$want" ]; then \
+	   echo "installing wasm-bindgen-cli $$want (found: $${have:-none})"; \
+	   cargo install wasm-bindgen-cli --version "$$want" --force; \
+	 fi
+
+# Node devDependencies from package-lock.json (wrangler, miniflare, playwright-core, binaryen).
+setup-node: $(NODE_STAMP)
+	@:
+
+$(NODE_STAMP): package-lock.json package.json
+	npm ci
+	@touch $@
+
+# Chromium from Debian for the browser tests.
+setup-chromium:
+	@if [ ! -x "$(CHROMIUM_PATH)" ]; then \
+	   $(SUDO) apt-get update; \
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	 fi
+
+# ---------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------
+
+# pkg/ (wasm-bindgen output, wasm-opt'd, overlaid with pkg-template/) and .dev.vars.
+build: setup-rust setup-wasm-bindgen setup-node
+	scripts/build-pkg.sh
+	node scripts/dev-vars.mjs
+
+# ---------------------------------------------------------------------------
+# Checks and tests
+# ---------------------------------------------------------------------------
+
+# Formatting and clippy, natively and for the wasm32 bindings.
+lint: setup-rust
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --features wasm --target $(WASM_TARGET) -- -D warnings
+
+# Rust unit, integration and property tests (native).
+test-rust:
+	cargo test
+
+# JS suites: pkg/ under workerd (miniflare) and under Node.
+test-js: build
+	node --test tests/*.test.mjs
+
+# Browser end-to-end tests against the demo (one file at a time).
+test-e2e: build setup-chromium
+	node --test --test-concurrency=1 tests/e2e/*.test.mjs
+
+# The full suite, in order, stopping at the first failure.
+test: lint test-rust test-js test-e2e
+
+# ---------------------------------------------------------------------------
+# Demo
+# ---------------------------------------------------------------------------
+
+# Local wrangler dev server for www-demo/ (Ctrl-C to stop).
+demo: build
+	@echo
+	@echo "  edge-session demo: http://127.0.0.1:8787"
+	@echo
+	npx --no-install wrangler dev --ip 127.0.0.1 --port 8787
+
+# ---------------------------------------------------------------------------
+# Cleanup
+# ---------------------------------------------------------------------------
+
+# Build outputs and local wrangler state (.dev.vars is kept).
+clean:
+	rm -rf pkg .wrangler
+	cargo clean
+
+# clean, plus the installed node modules.
+distclean: clean
+	rm -rf node_modules
