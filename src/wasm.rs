@@ -1,9 +1,10 @@
 //! JS bindings (feature `wasm`): converts between JS values and core types, nothing more.
 //!
-//! Hot-path results are read through getters (strings and numbers), not serialised objects; only
-//! store writes, which are rare, go through serde-wasm-bindgen.
+//! Hot-path results are read through getters (strings and numbers), not serialised objects.
+//! Options and store writes are read and built with `Reflect` directly: serde-wasm-bindgen would
+//! add more code to the module than these few fields justify.
 
-use serde::{Deserialize, Serialize};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::{
@@ -28,35 +29,39 @@ fn ms(value: f64) -> u64 {
     }
 }
 
-fn ms_opt(value: Option<f64>) -> Option<u64> {
-    value.map(ms)
+/// Reads one field of the options object; `undefined` and `null` read as absent.
+fn field(options: &JsValue, name: &str) -> Option<JsValue> {
+    Reflect::get(options, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Options {
-    keys: String,
-    envelope_ttl_ms: Option<f64>,
-    idle_timeout_ms: Option<f64>,
-    absolute_timeout_ms: Option<f64>,
-    touch_interval_ms: Option<f64>,
-    clock_skew_ms: Option<f64>,
-    #[serde(default)]
-    strict: bool,
-    cookie_name: Option<String>,
-    secure: Option<bool>,
-    same_site: Option<String>,
-    path: Option<String>,
-    domain: Option<String>,
+fn number_field(options: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
+    match field(options, name) {
+        None => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n as u64)),
+            _ => Err(config_error(&ConfigError::InvalidTimeouts(
+                "times must be non-negative numbers",
+            ))),
+        },
+    }
 }
 
-#[derive(Serialize)]
-struct JsPut<'a> {
-    key: &'a str,
-    value: &'a str,
-    ttl: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<&'a str>,
+fn string_field(
+    options: &JsValue,
+    name: &str,
+    err: ConfigError,
+) -> Result<Option<String>, JsValue> {
+    match field(options, name) {
+        None => Ok(None),
+        Some(v) => v.as_string().map(Some).ok_or_else(|| config_error(&err)),
+    }
+}
+
+fn set(target: &Object, name: &str, value: &JsValue) {
+    // Defining a property on a plain new object cannot fail.
+    let _ = Reflect::set(target, &JsValue::from_str(name), value);
 }
 
 enum State {
@@ -212,24 +217,26 @@ impl Outcome {
         self.session().map_or(-1.0, |s| f64::from(s.generation))
     }
 
-    /// Store writes: `[{ key, value, ttl, metadata? }]`.
-    pub fn puts(&self) -> Result<JsValue, JsValue> {
-        let puts: Vec<JsPut<'_>> = self
-            .effects
+    /// Store writes: `[{ key, value, ttl, metadata? }]` (`metadata` is JSON text).
+    pub fn puts(&self) -> Array {
+        self.effects
             .puts
             .iter()
-            .map(|p| JsPut {
-                key: &p.key,
-                value: &p.value,
-                ttl: p.ttl_secs,
-                metadata: p.metadata.as_deref(),
+            .map(|p| {
+                let put = Object::new();
+                set(&put, "key", &JsValue::from_str(&p.key));
+                set(&put, "value", &JsValue::from_str(&p.value));
+                set(&put, "ttl", &JsValue::from_f64(p.ttl_secs as f64));
+                if let Some(metadata) = &p.metadata {
+                    set(&put, "metadata", &JsValue::from_str(metadata));
+                }
+                JsValue::from(put)
             })
-            .collect();
-        serde_wasm_bindgen::to_value(&puts).map_err(Into::into)
+            .collect()
     }
 
     /// Store deletions: `[key]`.
-    pub fn deletes(&self) -> js_sys::Array {
+    pub fn deletes(&self) -> Array {
         self.effects
             .deletes
             .iter()
@@ -262,38 +269,40 @@ impl JsEngine {
     /// Throws a `SessionConfigError` with a `reason` code for bad settings.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<JsEngine, JsValue> {
-        let o: Options = serde_wasm_bindgen::from_value(options).map_err(|e| {
-            config_error(&ConfigError::InvalidKeyRing(
-                if e.to_string().contains("keys") {
-                    "keys must be a string of id:secret pairs"
-                } else {
-                    "options have the wrong shape"
-                },
-            ))
-        })?;
-        let ring = KeyRing::parse(&o.keys).map_err(|e| config_error(&e))?;
+        let o = &options;
+        let bad_keys = ConfigError::InvalidKeyRing("keys must be a string of id:secret pairs");
+        let keys =
+            string_field(o, "keys", bad_keys.clone())?.ok_or_else(|| config_error(&bad_keys))?;
+        let ring = KeyRing::parse(&keys).map_err(|e| config_error(&e))?;
         let defaults = Policy::default();
-        let envelope = ms_opt(o.envelope_ttl_ms).unwrap_or(defaults.envelope_ttl_ms);
-        let idle = ms_opt(o.idle_timeout_ms).unwrap_or(defaults.idle_timeout_ms);
-        let absolute = ms_opt(o.absolute_timeout_ms).unwrap_or(defaults.absolute_timeout_ms);
+        let envelope = number_field(o, "envelopeTtlMs")?.unwrap_or(defaults.envelope_ttl_ms);
+        let idle = number_field(o, "idleTimeoutMs")?.unwrap_or(defaults.idle_timeout_ms);
+        let absolute =
+            number_field(o, "absoluteTimeoutMs")?.unwrap_or(defaults.absolute_timeout_ms);
         let mut policy = Policy::new(envelope, idle, absolute).map_err(|e| config_error(&e))?;
-        if let Some(touch) = ms_opt(o.touch_interval_ms) {
+        if let Some(touch) = number_field(o, "touchIntervalMs")? {
             policy.touch_interval_ms = touch;
         }
-        if let Some(skew) = ms_opt(o.clock_skew_ms) {
+        if let Some(skew) = number_field(o, "clockSkewMs")? {
             policy.clock_skew_ms = skew;
         }
-        policy.strict = o.strict;
-        let same_site = match o.same_site.as_deref() {
-            Some(s) => SameSite::parse(s).map_err(|e| config_error(&e))?,
+        policy.check().map_err(|e| config_error(&e))?;
+        policy.strict = field(o, "strict").is_some_and(|v| v.is_truthy());
+        let bad_cookie = || ConfigError::InvalidCookie("cookie settings must be strings");
+        let same_site = match string_field(o, "sameSite", bad_cookie())? {
+            Some(s) => SameSite::parse(&s).map_err(|e| config_error(&e))?,
             None => SameSite::Lax,
         };
+        let name = string_field(o, "cookieName", bad_cookie())?;
+        let path = string_field(o, "path", bad_cookie())?;
+        let domain = string_field(o, "domain", bad_cookie())?;
+        let secure = field(o, "secure").map_or(true, |v| v.is_truthy());
         let cookie = CookieConfig::new(
-            o.cookie_name.as_deref().unwrap_or("__Host-session"),
-            o.secure.unwrap_or(true),
+            name.as_deref().unwrap_or("__Host-session"),
+            secure,
             same_site,
-            o.path.as_deref().unwrap_or("/"),
-            o.domain.as_deref(),
+            path.as_deref().unwrap_or("/"),
+            domain.as_deref(),
         )
         .map_err(|e| config_error(&e))?;
         let engine = Engine::new(ring, policy, cookie).map_err(|e| config_error(&e))?;
