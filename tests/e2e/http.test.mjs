@@ -1,0 +1,514 @@
+// HTTP contract of the demo worker, with plain fetch against `wrangler dev` (no browser).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import { cookieFrom, isClearing, login, me, parseSetCookie, startServer } from './server.mjs';
+
+const ADMIN_TOKEN = randomBytes(24).toString('base64url');
+const SESSION_FIELDS = ['userId', 'createdAt', 'envelopeExpiresAt', 'idleExpiresAt', 'absoluteExpiresAt'];
+
+// Bounds so that a hung server fails the run instead of stalling it.
+const HOOK_TIMEOUT = 120_000;
+const SUITE_TIMEOUT = 120_000;
+
+let server;
+let url;
+
+before(async () => {
+  server = await startServer({ vars: { ADMIN_TOKEN } });
+  url = server.url;
+}, { timeout: HOOK_TIMEOUT });
+
+after(async () => {
+  await server?.stop();
+}, { timeout: HOOK_TIMEOUT });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function assertJson(res) {
+  assert.match(res.headers.get('content-type') || '', /^application\/json/);
+  assert.equal(res.headers.get('cache-control'), 'no-store');
+}
+
+async function post(path, { body, cookie, headers = {}, json = true } = {}) {
+  const h = { ...headers };
+  if (cookie) h.cookie = cookie;
+  let payload;
+  if (body !== undefined) {
+    payload = typeof body === 'string' ? body : JSON.stringify(body);
+    if (json && !('content-type' in h)) h['content-type'] = 'application/json';
+  }
+  const res = await fetch(`${url}${path}`, { method: 'POST', headers: h, body: payload });
+  const text = await res.text();
+  let data = null;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { res, body: data };
+}
+
+async function del(path, { cookie, headers = {} } = {}) {
+  const res = await fetch(`${url}${path}`, { method: 'DELETE', headers: { ...headers, ...(cookie ? { cookie } : {}) } });
+  return { res, body: await res.json() };
+}
+
+async function admin(body, token = ADMIN_TOKEN, extraHeaders = {}) {
+  const headers = { ...extraHeaders };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  return post('/admin/revoke', { body, headers });
+}
+
+async function sessionsOf(cookie) {
+  const res = await fetch(`${url}/api/sessions`, { headers: { cookie } });
+  return { res, body: await res.json() };
+}
+
+describe('basics', { timeout: SUITE_TIMEOUT }, () => {
+  test('GET /health answers 200 {"ok":true} without a cookie', async () => {
+    const res = await fetch(`${url}/health`);
+    assert.equal(res.status, 200);
+    assertJson(res);
+    assert.deepEqual(await res.json(), { ok: true });
+    assert.equal(res.headers.getSetCookie().length, 0);
+  });
+
+  test('GET / serves the page with security headers and no inline script or style', async () => {
+    const res = await fetch(`${url}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/html/);
+    const csp = res.headers.get('content-security-policy') || '';
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+    const html = await res.text();
+    assert.match(html, /<script src="\/app\.js"/);
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, 'no inline <script>');
+    assert.doesNotMatch(html, /<style/i, 'no inline <style>');
+    assert.doesNotMatch(html, /\sstyle=/i, 'no style attributes');
+    assert.doesNotMatch(html, /\son[a-z]+=/i, 'no inline event handlers');
+  });
+
+  test('the script and the stylesheet are served with their types', async () => {
+    const js = await fetch(`${url}/app.js`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type'), /javascript/);
+    assert.equal(js.headers.get('x-content-type-options'), 'nosniff');
+    await js.arrayBuffer();
+    const css = await fetch(`${url}/style.css`);
+    assert.equal(css.status, 200);
+    assert.match(css.headers.get('content-type'), /^text\/css/);
+    await css.arrayBuffer();
+  });
+
+  test('unknown routes answer 404 JSON', async () => {
+    for (const path of ['/api/nope', '/api', '/nope.html', '/admin/nope', '/api/sessions/']) {
+      const res = await fetch(`${url}${path}`);
+      assert.equal(res.status, 404, path);
+      assertJson(res);
+      assert.equal((await res.json()).error, 'not_found', path);
+    }
+    const { res } = await post('/api/nope', { body: {} });
+    assert.equal(res.status, 404);
+  });
+
+  test('GET /api/me without a cookie: 401 missing and no Set-Cookie', async () => {
+    const { res, body } = await me(url, null);
+    assert.equal(res.status, 401);
+    assertJson(res);
+    assert.deepEqual(body, { error: 'unauthenticated', reason: 'missing' });
+    assert.equal(res.headers.getSetCookie().length, 0);
+  });
+});
+
+describe('login', { timeout: SUITE_TIMEOUT }, () => {
+  test('a good login answers the session view with a secure host-only cookie', async () => {
+    const before = Date.now();
+    const { res, body, cookie } = await login(url, 'alice');
+    assert.equal(res.status, 200);
+    assertJson(res);
+    for (const f of SESSION_FIELDS) assert.ok(f in body, `field ${f}`);
+    assert.equal(body.userId, 'alice');
+    assert.equal(typeof body.handle, 'string');
+    assert.ok(body.createdAt >= before - 5000 && body.createdAt <= Date.now() + 5000);
+    assert.ok(body.envelopeExpiresAt > body.createdAt);
+    assert.ok(body.idleExpiresAt >= body.envelopeExpiresAt);
+    assert.ok(body.absoluteExpiresAt >= body.idleExpiresAt);
+    assert.equal(body.absoluteExpiresAt - body.createdAt, 43200 * 1000);
+
+    const [setCookie] = res.headers.getSetCookie();
+    const parsed = parseSetCookie(setCookie);
+    assert.equal(parsed.name, '__Host-session');
+    assert.ok(parsed.value.length > 0);
+    assert.ok(parsed.attrs.has('httponly'));
+    assert.ok(parsed.attrs.has('secure'));
+    assert.equal(parsed.attrs.get('samesite').toLowerCase(), 'lax');
+    assert.equal(parsed.attrs.get('path'), '/');
+    assert.ok(!parsed.attrs.has('domain'));
+
+    const again = await me(url, cookie);
+    assert.equal(again.res.status, 200);
+    assert.equal(again.body.userId, 'alice');
+    assert.equal(again.body.handle, body.handle);
+    assert.equal(again.res.headers.getSetCookie().length, 0, 'a fresh envelope is not re-issued');
+  });
+
+  test('a wrong password is 401 without a cookie', async () => {
+    for (const password of ['wrong', '', 'demo ', 'DEMO', 'dem']) {
+      const { res, body } = await login(url, 'alice', password);
+      assert.equal(res.status, 401, JSON.stringify(password));
+      assertJson(res);
+      assert.equal(typeof body.error, 'string');
+      assert.equal(typeof body.reason, 'string');
+      assert.equal(res.headers.getSetCookie().length, 0);
+    }
+    const { res } = await post('/api/login', { body: { username: 'alice' } });
+    assert.equal(res.status, 401);
+  });
+
+  test('a bad username is 401 without a cookie', async () => {
+    for (const username of ['Alice', '', 'a'.repeat(33), 'al ice', 'ali.ce', 'alice\n', 'ålice']) {
+      const { res, body } = await login(url, username);
+      assert.equal(res.status, 401, JSON.stringify(username));
+      assert.equal(typeof body.reason, 'string');
+      assert.equal(res.headers.getSetCookie().length, 0);
+    }
+    for (const username of [42, null, ['alice'], { a: 1 }]) {
+      const { res } = await post('/api/login', { body: { username, password: 'demo' } });
+      assert.equal(res.status, 401, JSON.stringify(username));
+    }
+    const ok = await login(url, `${'a'.repeat(30)}_-`);
+    assert.equal(ok.res.status, 200, 'a 32-character name with _ and - is fine');
+  });
+
+  test('logging in again on a session destroys the old one; a failed login leaves it alone', async () => {
+    const first = await login(url, 'carol');
+    assert.equal(first.res.status, 200);
+
+    const failed = await login(url, 'carol', 'nope', { cookie: first.cookie });
+    assert.equal(failed.res.status, 401);
+    assert.equal(failed.res.headers.getSetCookie().length, 0);
+    assert.equal((await me(url, first.cookie)).res.status, 200, 'a failed login does not touch the session');
+
+    const second = await login(url, 'dave', 'demo', { cookie: first.cookie });
+    assert.equal(second.res.status, 200);
+    assert.notEqual(second.body.handle, first.body.handle);
+    const old = await me(url, first.cookie);
+    assert.equal(old.res.status, 401);
+    assert.equal((await me(url, second.cookie)).body.userId, 'dave');
+  });
+});
+
+describe('request guards', { timeout: SUITE_TIMEOUT }, () => {
+  const crossOrigin = [
+    ['Origin of another site', { origin: 'http://evil.example' }],
+    ['Origin of another port', { origin: 'http://127.0.0.1:1' }],
+    ['Origin localhost (another origin than 127.0.0.1)', null],
+    ['opaque Origin null', { origin: 'null' }],
+    ['Sec-Fetch-Site cross-site', { 'sec-fetch-site': 'cross-site' }],
+  ];
+
+  test('cross-origin state-changing requests are 403, login and admin included', async () => {
+    const { cookie } = await login(url, 'guard');
+    for (const [what, h] of crossOrigin) {
+      const headers = h ?? { origin: url.replace('127.0.0.1', 'localhost') };
+      const attempts = [
+        ['login', () => login(url, 'guard', 'demo', headers)],
+        ['rotate', () => post('/api/rotate', { cookie, headers })],
+        ['logout', () => post('/api/logout', { cookie, headers })],
+        ['delete', () => del('/api/sessions/xyz', { cookie, headers })],
+        ['admin', () => admin({ userId: 'guard' }, ADMIN_TOKEN, headers)],
+      ];
+      for (const [route, attempt] of attempts) {
+        const { res, body } = await attempt();
+        assert.equal(res.status, 403, `${route}: ${what}`);
+        assertJson(res);
+        assert.equal(body.error, 'forbidden');
+        assert.equal(res.headers.getSetCookie().length, 0);
+      }
+    }
+    assert.equal((await me(url, cookie)).res.status, 200, 'the session survived all of that');
+  });
+
+  test('same-origin requests with Origin and Sec-Fetch-Site pass', async () => {
+    const headers = { origin: url, 'sec-fetch-site': 'same-origin' };
+    const { res, cookie } = await login(url, 'guard', 'demo', headers);
+    assert.equal(res.status, 200);
+    const rotated = await post('/api/rotate', { cookie, headers: { ...headers, 'sec-fetch-site': 'same-site' } });
+    assert.equal(rotated.res.status, 200);
+    const out = await post('/api/logout', { cookie: cookieFrom(rotated.res), headers: { 'sec-fetch-site': 'none' } });
+    assert.equal(out.res.status, 200);
+  });
+
+  test('a body that is not application/json is 403', async () => {
+    const { cookie } = await login(url, 'guard');
+    const bodies = [
+      ['text/plain', '{"username":"guard","password":"demo"}'],
+      ['application/x-www-form-urlencoded', 'username=guard&password=demo'],
+      ['multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="username"\r\n\r\nguard\r\n--x--\r\n'],
+      ['application/jsonx', '{}'],
+    ];
+    for (const [type, body] of bodies) {
+      for (const path of ['/api/login', '/api/rotate', '/api/logout', '/admin/revoke']) {
+        const headers = { 'content-type': type, authorization: `Bearer ${ADMIN_TOKEN}` };
+        const { res } = await post(path, { body, cookie, headers, json: false });
+        assert.equal(res.status, 403, `${path} with ${type}`);
+      }
+    }
+    // A body without any Content-Type is refused too.
+    const res = await fetch(`${url}/api/login`, { method: 'POST', body: new Uint8Array([123, 125]) });
+    assert.equal(res.status, 403);
+    await res.arrayBuffer();
+    // application/json with parameters is fine.
+    const ok = await post('/api/login', {
+      body: { username: 'guard', password: 'demo' },
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+    assert.equal(ok.res.status, 200);
+    assert.equal((await me(url, cookie)).res.status, 200);
+  });
+
+  test('malformed or non-object JSON is 400 for login and admin', async () => {
+    for (const body of ['{', '{"username":', 'nul', '[1,2]', '"text"', '42', 'null', '']) {
+      const l = await post('/api/login', { body, headers: { 'content-type': 'application/json' } });
+      assert.equal(l.res.status, 400, `login ${JSON.stringify(body)}`);
+      assertJson(l.res);
+      assert.equal(l.body.error, 'bad_request');
+      const a = await post('/admin/revoke', {
+        body,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      assert.equal(a.res.status, 400, `admin ${JSON.stringify(body)}`);
+    }
+  });
+});
+
+describe('cookie checks', { timeout: SUITE_TIMEOUT }, () => {
+  test('several session cookies are rejected as duplicate_cookie', async () => {
+    const a = await login(url, 'dup');
+    const b = await login(url, 'dup');
+    for (const cookie of [`${a.cookie}; ${b.cookie}`, `${a.cookie}; ${a.cookie}`, `${a.cookie}; __Host-session=x`]) {
+      const { res, body } = await me(url, cookie);
+      assert.equal(res.status, 401);
+      assert.deepEqual(body, { error: 'unauthenticated', reason: 'duplicate_cookie' });
+    }
+    assert.equal((await me(url, a.cookie)).res.status, 200);
+  });
+
+  test('a tampered cookie is 401 with a clearing cookie', async () => {
+    const { cookie } = await login(url, 'tamper');
+    const eq = cookie.indexOf('=');
+    const name = cookie.slice(0, eq);
+    const value = cookie.slice(eq + 1);
+    const flip = (s, i) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+    const variants = [flip(value, value.length - 3), flip(value, 10), flip(value, Math.floor(value.length / 2)), `${value}x`, value.slice(0, -1), 'garbage'];
+    for (const v of variants) {
+      const { res, body } = await me(url, `${name}=${v}`);
+      assert.equal(res.status, 401, v);
+      assert.equal(body.error, 'unauthenticated');
+      assert.notEqual(body.reason, 'missing');
+      const set = res.headers.getSetCookie();
+      assert.equal(set.length, 1, 'a clearing cookie');
+      assert.ok(isClearing(set[0]), set[0]);
+      assert.equal(parseSetCookie(set[0]).name, '__Host-session');
+    }
+    assert.equal((await me(url, cookie)).res.status, 200);
+  });
+});
+
+describe('rotate, logout, sessions', { timeout: SUITE_TIMEOUT }, () => {
+  test('rotate issues a new ID and handle and keeps createdAt and the absolute deadline', async () => {
+    const first = await login(url, 'rot');
+    await sleep(20);
+    const { res, body } = await post('/api/rotate', { cookie: first.cookie });
+    assert.equal(res.status, 200);
+    assertJson(res);
+    const cookie = cookieFrom(res);
+    assert.ok(cookie && cookie !== first.cookie);
+    assert.equal(body.userId, 'rot');
+    assert.notEqual(body.handle, first.body.handle);
+    assert.equal(body.createdAt, first.body.createdAt);
+    assert.equal(body.absoluteExpiresAt, first.body.absoluteExpiresAt);
+    assert.equal(body.generation, (first.body.generation ?? 0) + 1);
+
+    const old = await me(url, first.cookie);
+    assert.equal(old.res.status, 401);
+    assert.equal(old.body.error, 'unauthenticated');
+    const now = await me(url, cookie);
+    assert.equal(now.res.status, 200);
+    assert.equal(now.body.createdAt, first.body.createdAt);
+
+    const stale = await post('/api/rotate', { cookie: first.cookie });
+    assert.equal(stale.res.status, 401, 'rotating with the old cookie fails');
+    const none = await post('/api/rotate');
+    assert.equal(none.res.status, 401);
+    assert.equal(none.body.reason, 'missing');
+  });
+
+  test('logout destroys the session, clears the cookie and is idempotent', async () => {
+    const { cookie } = await login(url, 'bye');
+    const out = await post('/api/logout', { cookie });
+    assert.equal(out.res.status, 200);
+    assertJson(out.res);
+    const set = out.res.headers.getSetCookie();
+    assert.equal(set.length, 1);
+    assert.ok(isClearing(set[0]));
+    const after = await me(url, cookie);
+    assert.equal(after.res.status, 401);
+    assert.equal(after.body.reason, 'revoked');
+    assert.equal((await post('/api/logout', { cookie })).res.status, 200, 'again with the same cookie');
+    assert.equal((await post('/api/logout')).res.status, 200, 'without any session');
+  });
+
+  test('a user lists their sessions and revokes one; other users\' handles are 404', async () => {
+    const one = await login(url, 'multi', 'demo', { 'user-agent': 'e2e-device-one' });
+    const two = await login(url, 'multi', 'demo', { 'user-agent': 'e2e-device-two' });
+    const stranger = await login(url, 'stranger');
+
+    const { res, body } = await sessionsOf(one.cookie);
+    assert.equal(res.status, 200);
+    assertJson(res);
+    assert.equal(body.length, 2);
+    for (const s of body) {
+      for (const f of ['handle', 'createdAt', 'lastSeenAt', 'userAgent', 'current']) assert.ok(f in s, f);
+    }
+    const current = body.filter((s) => s.current);
+    assert.equal(current.length, 1);
+    assert.equal(current[0].handle, one.body.handle);
+    assert.equal(current[0].userAgent, 'e2e-device-one');
+    assert.deepEqual(body.map((s) => s.handle).sort(), [one.body.handle, two.body.handle].sort());
+
+    for (const handle of [stranger.body.handle, 'A'.repeat(43), 'no-such-handle', '%2e%2e']) {
+      const r = await del(`/api/sessions/${handle}`, { cookie: one.cookie });
+      assert.equal(r.res.status, 404, handle);
+      assertJson(r.res);
+    }
+    assert.equal((await me(url, stranger.cookie)).res.status, 200, 'the stranger was not touched');
+    assert.equal((await del(`/api/sessions/${two.body.handle}`)).res.status, 401, 'needs a session');
+
+    const r = await del(`/api/sessions/${two.body.handle}`, { cookie: one.cookie });
+    assert.equal(r.res.status, 200);
+    const gone = await me(url, two.cookie);
+    assert.equal(gone.res.status, 401);
+    assert.equal(gone.body.reason, 'revoked');
+    const left = await sessionsOf(one.cookie);
+    assert.deepEqual(left.body.map((s) => s.handle), [one.body.handle]);
+  });
+});
+
+describe('admin', { timeout: SUITE_TIMEOUT }, () => {
+  test('a missing or wrong token is 401', async () => {
+    for (const [token, extra] of [
+      [null, {}],
+      ['wrong', {}],
+      [`${ADMIN_TOKEN}x`, {}],
+      [ADMIN_TOKEN.slice(0, -1), {}],
+      ['', {}],
+    ]) {
+      const { res, body } = await admin({ userId: 'nobody' }, token, extra);
+      assert.equal(res.status, 401, String(token));
+      assertJson(res);
+      assert.equal(body.error, 'unauthorized');
+    }
+    const basic = await post('/admin/revoke', { body: { userId: 'x' }, headers: { authorization: `Basic ${ADMIN_TOKEN}` } });
+    assert.equal(basic.res.status, 401);
+  });
+
+  test('a request naming none or several targets is 400', async () => {
+    for (const body of [{}, { userId: 'a', handle: 'b' }, { issuedBefore: 'yesterday' }, { userId: 7 }, { handle: '' }]) {
+      const { res } = await admin(body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+    }
+  });
+
+  test('revoke by userId ends all of that user\'s sessions', async () => {
+    const a = await login(url, 'victim');
+    const b = await login(url, 'victim');
+    const other = await login(url, 'bystander');
+    const { res, body } = await admin({ userId: 'victim' });
+    assert.equal(res.status, 200);
+    assertJson(res);
+    assert.equal(body.revoked, 2);
+    for (const s of [a, b]) {
+      const r = await me(url, s.cookie);
+      assert.equal(r.res.status, 401);
+      assert.equal(r.body.reason, 'revoked');
+    }
+    assert.equal((await me(url, other.cookie)).res.status, 200);
+  });
+
+  test('revoke by handle ends that session; an unknown handle is 404', async () => {
+    const a = await login(url, 'handled');
+    const b = await login(url, 'handled');
+    const { res } = await admin({ handle: a.body.handle });
+    assert.equal(res.status, 200);
+    const r = await me(url, a.cookie);
+    assert.equal(r.res.status, 401);
+    assert.equal(r.body.reason, 'revoked');
+    assert.equal((await me(url, b.cookie)).res.status, 200);
+    assert.equal((await admin({ handle: a.body.handle })).res.status, 404);
+  });
+
+  test('revoke issuedBefore ends the sessions created earlier', async () => {
+    const early = await login(url, 'epoch');
+    await sleep(50);
+    const cutoff = early.body.createdAt + 25;
+    while (Date.now() <= cutoff + 5) await sleep(10);
+    const late = await login(url, 'epoch');
+    assert.ok(late.body.createdAt > cutoff);
+    const { res, body } = await admin({ issuedBefore: cutoff });
+    assert.equal(res.status, 200);
+    assert.equal(body.ok, true);
+    const r = await me(url, early.cookie);
+    assert.equal(r.res.status, 401);
+    assert.equal(r.body.reason, 'revoked');
+    assert.equal((await me(url, late.cookie)).res.status, 200);
+  });
+});
+
+describe('load and logging', { timeout: SUITE_TIMEOUT }, () => {
+  test('300 logins within a minute all succeed', async () => {
+    const total = 300;
+    const concurrency = 4;
+    const statuses = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < total) {
+        const i = next++;
+        const { res } = await login(url, `load${i % 10}`);
+        statuses.push(res.status);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    assert.equal(statuses.length, total);
+    assert.deepEqual([...new Set(statuses)], [200]);
+  });
+
+  test('session events are logged as JSON lines', async () => {
+    await login(url, 'logged');
+    const events = () =>
+      server
+        .logs()
+        .split('\n')
+        .map((line) => line.slice(line.indexOf('{')))
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line)];
+          } catch {
+            return [];
+          }
+        });
+    const deadline = Date.now() + 10_000;
+    const wanted = (e) => e.type === 'created' && e.userId === 'logged';
+    while (!events().some(wanted) && Date.now() < deadline) await sleep(100);
+    const created = events().find(wanted);
+    assert.ok(created, 'a "created" event for the login');
+    assert.equal(typeof created.handle, 'string');
+    assert.equal(typeof created.at, 'number');
+    assert.doesNotMatch(server.logs(), /__Host-session=/, 'no cookie values in the logs');
+  });
+});

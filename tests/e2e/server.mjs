@@ -1,0 +1,210 @@
+// Shared helpers for the end-to-end tests: start the demo under `wrangler dev` on a free loopback
+// port, wait for it to answer /health, and stop it (its whole process group) afterwards.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The directory holding wrangler.toml (E2E_ROOT overrides it, e.g. to try another checkout). */
+export const ROOT = process.env.E2E_ROOT
+  ? path.resolve(process.env.E2E_ROOT)
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const STARTUP_TIMEOUT_MS = 90_000;
+// A server is killed after this long whatever happens, so a hung test run cannot leave it behind.
+const DEFAULT_LIFETIME_MS = 8 * 60_000;
+
+/** A free TCP port on 127.0.0.1: bind port 0, read the port the kernel picked, release it. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh signing key ring in the format SESSION_KEYS expects: `k1:<base64url of 32 random bytes>`. */
+export function newKeyRing(id = 'k1') {
+  return `${id}:${randomBytes(32).toString('base64url')}`;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts `wrangler dev` for the demo.
+ * @param {{ vars?: Record<string,string>, lifetimeMs?: number }} [options]
+ *   vars: passed as `--var NAME:VALUE` (SESSION_KEYS gets a fresh random key ring unless given,
+ *   DEMO_PASSWORD defaults to `demo` and ADMIN_TOKEN to empty).
+ * @returns {Promise<{ url: string, port: number, logs: () => string, stop: () => Promise<void> }>}
+ */
+export async function startServer({ vars = {}, lifetimeMs = DEFAULT_LIFETIME_MS } = {}) {
+  const wrangler = path.join(ROOT, 'node_modules', '.bin', 'wrangler');
+  if (!fs.existsSync(wrangler)) throw new Error(`${wrangler} is missing: run \`make setup-node\` (npm ci) first`);
+  if (!fs.existsSync(path.join(ROOT, 'pkg', 'workerd.js'))) {
+    throw new Error(`${path.join(ROOT, 'pkg')} has no workerd.js: run \`make build\` first`);
+  }
+
+  const port = await freePort();
+  const persistDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-session-e2e-'));
+  // A fresh key ring per server, and the password and admin settings pinned so that a developer's
+  // .dev.vars cannot change what the tests expect (--var wins over .dev.vars).
+  const allVars = { SESSION_KEYS: newKeyRing(), DEMO_PASSWORD: 'demo', ADMIN_TOKEN: '', ...vars };
+  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistDir, '--log-level', 'log'];
+  for (const [name, value] of Object.entries(allVars)) args.push('--var', `${name}:${value}`);
+
+  // `timeout` is a watchdog that outlives this process: even if the test runner dies without
+  // running stop(), wrangler (and with it workerd) is terminated after lifetimeMs.
+  const lifetimeS = Math.ceil(lifetimeMs / 1000);
+  const child = spawn('timeout', ['--kill-after=10', String(lifetimeS), wrangler, ...args], {
+    cwd: ROOT,
+    detached: true, // own process group: stop() kills wrangler and the workerd it started
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      WRANGLER_LOG_PATH: path.join(persistDir, 'wrangler-logs'),
+      NO_COLOR: '1',
+      FORCE_COLOR: '0',
+      BROWSER: 'none',
+    },
+  });
+
+  let output = '';
+  const collect = (chunk) => {
+    output += chunk.toString();
+    if (output.length > 1_000_000) output = output.slice(-500_000);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+
+  let exited = false;
+  const exitPromise = new Promise((resolve) => child.once('exit', () => {
+    exited = true;
+    resolve();
+  }));
+
+  const killGroup = (signal) => {
+    if (exited) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const onProcessExit = () => killGroup('SIGKILL');
+  process.once('exit', onProcessExit);
+  const guard = setTimeout(() => {
+    process.stderr.write(`e2e: wrangler dev on port ${port} outlived ${lifetimeMs} ms; killing it\n`);
+    killGroup('SIGKILL');
+  }, lifetimeMs + 15_000);
+  guard.unref();
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    clearTimeout(guard);
+    killGroup('SIGTERM');
+    const timer = new Promise((r) => setTimeout(r, 5000).unref());
+    await Promise.race([exitPromise, timer]);
+    killGroup('SIGKILL'); // workerd and anything else still in the group
+    await Promise.race([exitPromise, sleep(2000)]);
+    process.removeListener('exit', onProcessExit);
+    fs.rmSync(persistDir, { recursive: true, force: true });
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    if (exited) {
+      await stop();
+      throw new Error(`wrangler dev exited before serving /health:\n${output}`);
+    }
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) {
+        await res.arrayBuffer();
+        break;
+      }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not answer /health within ${STARTUP_TIMEOUT_MS} ms:\n${output}`);
+    }
+    await sleep(250);
+  }
+
+  return { url, port, logs: () => output, stop };
+}
+
+// ---- small HTTP helpers for the fetch-based tests ---------------------------------------------
+
+/** The `name=value` part of each Set-Cookie header of a response. */
+export function setCookies(res) {
+  return res.headers.getSetCookie();
+}
+
+/** The value to send back in a Cookie header, from a response's Set-Cookie (null when none). */
+export function cookieFrom(res) {
+  const [first] = res.headers.getSetCookie();
+  return first ? first.split(';')[0].trim() : null;
+}
+
+/** Parses the attributes of a Set-Cookie value into { name, value, attrs: Map(lowercase -> value) }. */
+export function parseSetCookie(header) {
+  const [pair, ...rest] = header.split(';');
+  const eq = pair.indexOf('=');
+  const attrs = new Map();
+  for (const part of rest) {
+    const [k, ...v] = part.trim().split('=');
+    if (k) attrs.set(k.toLowerCase(), v.join('='));
+  }
+  return { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), attrs };
+}
+
+/** True when a Set-Cookie value deletes the cookie (Max-Age=0 or an Expires in the past). */
+export function isClearing(header) {
+  const { value, attrs } = parseSetCookie(header);
+  if (attrs.has('max-age') && Number(attrs.get('max-age')) <= 0) return true;
+  if (attrs.has('expires') && Date.parse(attrs.get('expires')) < Date.now()) return true;
+  return value === '' && attrs.has('max-age');
+}
+
+/** Logs `username` in with fetch; returns { res, body, cookie }. */
+export async function login(url, username, password = 'demo', extraHeaders = {}) {
+  const res = await fetch(`${url}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...extraHeaders },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await res.json();
+  return { res, body, cookie: cookieFrom(res) };
+}
+
+/** GET /api/me with the given Cookie header value. */
+export async function me(url, cookie) {
+  const res = await fetch(`${url}/api/me`, { headers: cookie ? { cookie } : {} });
+  return { res, body: await res.json() };
+}

@@ -1,0 +1,325 @@
+// edge-session demo worker: a login page and a small JSON API on Cloudflare Workers (wrangler dev).
+// The HTTP contract is documented in www-demo/README.md.
+import { SessionManager } from 'edge-session';
+
+const USERNAME_RE = /^[a-z0-9_-]{1,32}$/;
+// A session handle is the base64url SHA-256 of the session ID (43 characters); allow some slack.
+const HANDLE_RE = /^[A-Za-z0-9_-]{1,128}$/;
+const MAX_BODY_BYTES = 16 * 1024;
+const MAX_USER_AGENT = 256;
+
+const JSON_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+  'cache-control': 'no-cache',
+};
+
+// One SessionManager per isolate, built on first use (it keeps the in-memory revocation set, so
+// logout and revocation take effect on this instance's very next request).
+let manager = null;
+
+function getManager(env) {
+  if (manager !== null) return manager;
+  if (typeof env.SESSION_KEYS !== 'string' || env.SESSION_KEYS === '') {
+    throw new ConfigError('SESSION_KEYS is not set: put "SESSION_KEYS=k1:<base64url 32 bytes>" in .dev.vars');
+  }
+  manager = new SessionManager({
+    store: env.SESSIONS,
+    keys: env.SESSION_KEYS,
+    envelopeTtl: seconds(env.ENVELOPE_TTL_S, 'ENVELOPE_TTL_S'),
+    idleTimeout: seconds(env.IDLE_TIMEOUT_S, 'IDLE_TIMEOUT_S'),
+    absoluteTimeout: seconds(env.ABSOLUTE_TIMEOUT_S, 'ABSOLUTE_TIMEOUT_S'),
+    onEvent: (event) => console.log(JSON.stringify(event)),
+  });
+  return manager;
+}
+
+class ConfigError extends Error {}
+
+function seconds(value, name) {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive whole number of seconds`);
+  return n;
+}
+
+function json(status, body, setCookie = null, extra = {}) {
+  const headers = new Headers(JSON_HEADERS);
+  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+  if (setCookie) headers.append('set-cookie', setCookie);
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+const notFound = () => json(404, { error: 'not_found' });
+
+function sessionView(s) {
+  return {
+    userId: s.userId,
+    handle: s.handle,
+    createdAt: s.createdAt,
+    issuedAt: s.issuedAt,
+    envelopeExpiresAt: s.envelopeExpiresAt,
+    idleExpiresAt: s.idleExpiresAt,
+    absoluteExpiresAt: s.absoluteExpiresAt,
+    generation: s.generation,
+  };
+}
+
+// A rejected session: 401 with the package's reason code (503 when the store could not be read),
+// plus the clearing cookie the package hands back when the request carried a session cookie.
+function rejected(result) {
+  if (result.reason === 'store_unavailable') {
+    return json(503, { error: 'unavailable', reason: result.reason }, result.setCookie);
+  }
+  return json(401, { error: 'unauthenticated', reason: result.reason }, result.setCookie);
+}
+
+// ---- constant-time comparison -------------------------------------------------------------------
+
+const encoder = new TextEncoder();
+
+async function sha256(text) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)));
+}
+
+// Compares the SHA-256 digests (always 32 bytes) with an XOR loop, so the time taken depends on
+// neither the secret's length nor where the first difference is.
+async function secretEquals(given, expected) {
+  const [a, b] = await Promise.all([sha256(given), sha256(expected)]);
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+// ---- request guards -----------------------------------------------------------------------------
+
+function mediaType(contentType) {
+  return contentType === null ? null : contentType.split(';')[0].trim().toLowerCase();
+}
+
+// State-changing requests (POST, DELETE) must come from this origin and, when they carry a body
+// (or claim a content type), it must be JSON: an HTML form on another site can send neither.
+function forbidden(request, url) {
+  const origin = request.headers.get('origin');
+  if (origin !== null && origin !== url.origin) return 'cross_origin';
+  if ((request.headers.get('sec-fetch-site') || '').toLowerCase() === 'cross-site') return 'cross_site';
+  const contentType = request.headers.get('content-type');
+  const length = request.headers.get('content-length');
+  const declaresBody =
+    contentType !== null || (length !== null && length.trim() !== '0') || request.headers.has('transfer-encoding');
+  if (declaresBody && mediaType(contentType) !== 'application/json') return 'content_type';
+  return null;
+}
+
+class BadRequest extends Error {
+  constructor(reason, status = 400) {
+    super(reason);
+    this.reason = reason;
+    this.status = status;
+  }
+}
+
+// Reads a JSON object body (login and admin); anything else is a 400.
+async function readJsonObject(request) {
+  const length = Number(request.headers.get('content-length') || '0');
+  if (length > MAX_BODY_BYTES) throw new BadRequest('body_too_large', 413);
+  const text = await request.text();
+  if (encoder.encode(text).length > MAX_BODY_BYTES) throw new BadRequest('body_too_large', 413);
+  if (text.trim() === '') throw new BadRequest('json_object_required');
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new BadRequest('malformed_json');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new BadRequest('json_object_required');
+  return value;
+}
+
+// ---- routes -------------------------------------------------------------------------------------
+
+async function login(request, env) {
+  const body = await readJsonObject(request);
+  const { username, password } = body;
+  if (typeof username !== 'string' || !USERNAME_RE.test(username)) {
+    return json(401, { error: 'login_failed', reason: 'invalid_username' });
+  }
+  const expected = typeof env.DEMO_PASSWORD === 'string' && env.DEMO_PASSWORD !== '' ? env.DEMO_PASSWORD : 'demo';
+  if (typeof password !== 'string' || !(await secretEquals(password, expected))) {
+    return json(401, { error: 'login_failed', reason: 'invalid_credentials' });
+  }
+  const mgr = getManager(env);
+  const userAgent = (request.headers.get('user-agent') || '').slice(0, MAX_USER_AGENT);
+  // create() destroys a session already on the request (login replaces it with a fresh ID).
+  const issued = await mgr.create(request, username, { userAgent });
+  // The package resolves (rather than throws) { ok: false, reason: 'store_unavailable' } when the
+  // record could not be written.
+  if (issued.ok === false || !issued.session) return rejected(issued);
+  return json(200, sessionView(issued.session), issued.setCookie);
+}
+
+async function me(request, env) {
+  const result = await getManager(env).validate(request);
+  if (!result.ok) return rejected(result);
+  return json(200, sessionView(result.session), result.setCookie);
+}
+
+async function rotate(request, env) {
+  const result = await getManager(env).rotate(request);
+  if (result.ok === false || !result.session) return rejected(result);
+  return json(200, sessionView(result.session), result.setCookie);
+}
+
+async function logout(request, env) {
+  const { setCookie } = await getManager(env).destroy(request);
+  return json(200, { ok: true }, setCookie);
+}
+
+async function listSessions(request, env) {
+  const mgr = getManager(env);
+  const result = await mgr.validate(request);
+  if (!result.ok) return rejected(result);
+  const current = result.session.handle;
+  const sessions = (await mgr.listSessions(result.session.userId))
+    .map((s) => ({
+      handle: s.handle,
+      createdAt: s.createdAt,
+      lastSeenAt: s.lastSeenAt,
+      absoluteExpiresAt: s.absoluteExpiresAt,
+      userAgent: s.userAgent,
+      current: s.handle === current,
+    }))
+    .sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt - a.lastSeenAt);
+  return json(200, sessions, result.setCookie);
+}
+
+async function revokeOwnSession(request, env, handle) {
+  const mgr = getManager(env);
+  const result = await mgr.validate(request);
+  if (!result.ok) return rejected(result);
+  if (!HANDLE_RE.test(handle)) return notFound();
+  const revoked = await mgr.revokeSession(handle, result.session.userId);
+  if (!revoked) return notFound();
+  const current = handle === result.session.handle;
+  return json(200, { ok: true, current }, current ? mgr.clearCookie() : result.setCookie);
+}
+
+async function adminRevoke(request, env) {
+  const header = request.headers.get('authorization') || '';
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  if (!match || !(await secretEquals(match[1], env.ADMIN_TOKEN))) {
+    return json(401, { error: 'unauthorized' }, null, { 'www-authenticate': 'Bearer' });
+  }
+  const body = await readJsonObject(request);
+  const keys = ['userId', 'handle', 'issuedBefore'].filter((k) => body[k] !== undefined);
+  if (keys.length !== 1) throw new BadRequest('exactly_one_of_userId_handle_issuedBefore');
+  const mgr = getManager(env);
+  if (keys[0] === 'userId') {
+    if (typeof body.userId !== 'string' || body.userId === '') throw new BadRequest('invalid_userId');
+    const revoked = await mgr.revokeUser(body.userId);
+    return json(200, { ok: true, scope: 'user', userId: body.userId, revoked });
+  }
+  if (keys[0] === 'handle') {
+    if (typeof body.handle !== 'string' || !HANDLE_RE.test(body.handle)) throw new BadRequest('invalid_handle');
+    const revoked = await mgr.revokeSession(body.handle);
+    if (!revoked) return notFound();
+    return json(200, { ok: true, scope: 'session', handle: body.handle, revoked: 1 });
+  }
+  const issuedBefore = body.issuedBefore;
+  if (typeof issuedBefore !== 'number' || !Number.isSafeInteger(issuedBefore) || issuedBefore < 0) {
+    throw new BadRequest('invalid_issuedBefore');
+  }
+  await mgr.revokeIssuedBefore(issuedBefore);
+  return json(200, { ok: true, scope: 'issued_before', issuedBefore });
+}
+
+async function route(request, env, url) {
+  const { pathname } = url;
+  const method = request.method;
+
+  if (pathname === '/health') {
+    return method === 'GET' || method === 'HEAD' ? json(200, { ok: true }) : methodNotAllowed('GET');
+  }
+
+  const isApi = pathname === '/api' || pathname.startsWith('/api/');
+  const isAdmin = pathname === '/admin' || pathname.startsWith('/admin/');
+
+  if (!isApi && !isAdmin) {
+    if (method !== 'GET' && method !== 'HEAD') return notFound();
+    return servePage(request, env);
+  }
+
+  // Admin routes do not exist unless a token is configured.
+  if (isAdmin && !(typeof env.ADMIN_TOKEN === 'string' && env.ADMIN_TOKEN !== '')) return notFound();
+
+  if (method === 'POST' || method === 'DELETE' || method === 'PUT' || method === 'PATCH') {
+    const reason = forbidden(request, url);
+    if (reason !== null) return json(403, { error: 'forbidden', reason });
+  }
+
+  if (pathname === '/admin/revoke') return method === 'POST' ? adminRevoke(request, env) : methodNotAllowed('POST');
+  if (pathname === '/api/login') return method === 'POST' ? login(request, env) : methodNotAllowed('POST');
+  if (pathname === '/api/me') return method === 'GET' ? me(request, env) : methodNotAllowed('GET');
+  if (pathname === '/api/rotate') return method === 'POST' ? rotate(request, env) : methodNotAllowed('POST');
+  if (pathname === '/api/logout') return method === 'POST' ? logout(request, env) : methodNotAllowed('POST');
+  if (pathname === '/api/sessions') return method === 'GET' ? listSessions(request, env) : methodNotAllowed('GET');
+  if (pathname.startsWith('/api/sessions/')) {
+    const handle = decodeURIComponentSafe(pathname.slice('/api/sessions/'.length));
+    if (handle === null || handle === '' || handle.includes('/')) return notFound();
+    return method === 'DELETE' ? revokeOwnSession(request, env, handle) : methodNotAllowed('DELETE');
+  }
+  return notFound();
+}
+
+function methodNotAllowed(allow) {
+  return json(405, { error: 'method_not_allowed' }, null, { allow });
+}
+
+function decodeURIComponentSafe(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+// Static files (index.html, app.js, style.css) from the assets directory, with security headers.
+async function servePage(request, env) {
+  const asset = await env.ASSETS.fetch(request);
+  if (asset.status === 404) return notFound();
+  const response = new Response(asset.body, asset);
+  for (const [k, v] of Object.entries(PAGE_HEADERS)) response.headers.set(k, v);
+  return response;
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    try {
+      return await route(request, env, url);
+    } catch (err) {
+      if (err instanceof BadRequest) return json(err.status, { error: 'bad_request', reason: err.reason });
+      // Management calls (listSessions, revoke*) throw SessionStoreError when KV fails.
+      if (err?.name === 'SessionStoreError') return json(503, { error: 'unavailable', reason: 'store_unavailable' });
+      if (err instanceof ConfigError || err?.name === 'SessionConfigError') {
+        console.error(JSON.stringify({ type: 'config_error', message: String(err.message), reason: err.reason }));
+        return json(500, { error: 'misconfigured' });
+      }
+      console.error(JSON.stringify({ type: 'error', message: String(err?.message ?? err) }));
+      return json(500, { error: 'internal' });
+    }
+  },
+};
