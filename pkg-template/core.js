@@ -7,6 +7,7 @@ import { Engine } from './edge_session.js';
 const RECORD_PREFIX = 's:';
 const REVOCATION_KEY = 'r:issued_before';
 const KV_MIN_TTL = 60;
+const STORE_FAILED = Symbol('store failed');
 
 /** Bad configuration or arguments: a short secret, inconsistent timeouts, bad cookie attributes. */
 export class SessionConfigError extends Error {
@@ -218,6 +219,16 @@ export class SessionManager {
     if (typeof cutoff === 'number' && Number.isFinite(cutoff)) this.#engine.revokeIssuedBefore(cutoff);
   }
 
+  /** The record an authenticated envelope points at (undefined when absent), or STORE_FAILED. */
+  async #loadRecord(pending, now) {
+    try {
+      const [record] = await Promise.all([this.#read(pending.storageKey), this.#syncRevocations(now)]);
+      return record;
+    } catch {
+      return STORE_FAILED;
+    }
+  }
+
   #rejected(reason, cookieSent, now, handle) {
     this.#emit({ type: 'rejected', reason, at: now, ...(handle ? { handle } : {}) });
     return { ok: false, reason, setCookie: cookieSent ? this.#engine.clearCookie() : null };
@@ -245,12 +256,8 @@ export class SessionManager {
 
   async #refresh(pending, now) {
     const handle = pending.handle;
-    let record;
-    try {
-      [record] = await Promise.all([this.#read(pending.storageKey), this.#syncRevocations(now)]);
-    } catch {
-      return this.#rejected('store_unavailable', true, now, handle);
-    }
+    const record = await this.#loadRecord(pending, now);
+    if (record === STORE_FAILED) return this.#rejected('store_unavailable', true, now, handle);
     const resumed = this.#engine.resume(pending, record, now);
     try {
       if (resumed.kind !== 'valid') return this.#rejected(resumed.reason, true, now, handle);
@@ -334,12 +341,8 @@ export class SessionManager {
         return this.#rejected(reason, reason !== 'missing', now);
       }
       const previousHandle = pending.handle;
-      let record;
-      try {
-        [record] = await Promise.all([this.#read(pending.storageKey), this.#syncRevocations(now)]);
-      } catch {
-        return this.#rejected('store_unavailable', true, now, previousHandle);
-      }
+      const record = await this.#loadRecord(pending, now);
+      if (record === STORE_FAILED) return this.#rejected('store_unavailable', true, now, previousHandle);
       const rotated = this.#engine.rotate(pending, record, now);
       try {
         if (rotated.kind !== 'valid') return this.#rejected(rotated.reason, true, now, previousHandle);

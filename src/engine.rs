@@ -46,6 +46,27 @@ impl Session {
     }
 }
 
+/// The writes that store `record` under `handle`: the record itself and its user index entry
+/// (value and KV metadata, so listings need no per-session reads), both living as long as it.
+fn record_puts(handle: &SessionHandle, record: &Record, now: u64) -> [Put; 2] {
+    let ttl_secs = record.kv_ttl_secs(now);
+    let entry = IndexEntry::of(record).to_json();
+    [
+        Put {
+            key: handle.storage_key(),
+            value: record.to_json(),
+            ttl_secs,
+            metadata: None,
+        },
+        Put {
+            key: handle.index_key(&record.user_id),
+            value: entry.clone(),
+            ttl_secs,
+            metadata: Some(entry),
+        },
+    ]
+}
+
 /// One value the host must write to the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Put {
@@ -238,20 +259,7 @@ impl Engine {
         let id = SessionId::generate()?;
         let handle = id.handle();
         let claims = self.claims_for(id, &record, now);
-        let ttl_secs = record.kv_ttl_secs(now);
-        let entry = IndexEntry::of(&record).to_json();
-        effects.puts.push(Put {
-            key: handle.storage_key(),
-            value: record.to_json(),
-            ttl_secs,
-            metadata: None,
-        });
-        effects.puts.push(Put {
-            key: handle.index_key(&record.user_id),
-            value: entry.clone(),
-            ttl_secs,
-            metadata: Some(entry),
-        });
+        effects.puts.extend(record_puts(&handle, &record, now));
         Ok(Issued {
             set_cookie: self.seal(&claims, now),
             session: Session::from_claims(&claims, handle),
@@ -385,20 +393,9 @@ impl Engine {
         let mut effects = Effects::default();
         if now.saturating_sub(record.last_seen_at) >= self.policy.touch_interval_ms {
             record.last_seen_at = now;
-            let ttl_secs = record.kv_ttl_secs(now);
-            let entry = IndexEntry::of(&record).to_json();
-            effects.puts.push(Put {
-                key: pending.handle.storage_key(),
-                value: record.to_json(),
-                ttl_secs,
-                metadata: None,
-            });
-            effects.puts.push(Put {
-                key: pending.handle.index_key(&record.user_id),
-                value: entry.clone(),
-                ttl_secs,
-                metadata: Some(entry),
-            });
+            effects
+                .puts
+                .extend(record_puts(&pending.handle, &record, now));
         }
         let stale = now >= claims.expires_at || pending.verified.key_id != self.ring.current_id();
         let (session, set_cookie) = if stale {

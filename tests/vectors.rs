@@ -1,0 +1,283 @@
+//! Known-answer tests: RFC 4231 HMAC-SHA256 through the crate's own signing path, the documented
+//! key derivation and envelope layout, and session ID generation.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use edge_session::envelope::{self, Claims};
+use edge_session::{base64url, user_index_prefix, SessionId, Signer, HANDLE_LEN, TAG_LEN};
+
+fn hex(text: &str) -> Vec<u8> {
+    assert_eq!(text.len() % 2, 0, "hex text has even length");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
+struct Rfc4231 {
+    case: u32,
+    key: Vec<u8>,
+    data: Vec<u8>,
+    /// The expected HMAC-SHA-256 output, or its first 128 bits for test case 5.
+    mac: &'static str,
+}
+
+fn rfc4231_cases() -> Vec<Rfc4231> {
+    vec![
+        Rfc4231 {
+            case: 1,
+            key: vec![0x0b; 20],
+            data: b"Hi There".to_vec(),
+            mac: "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+        },
+        Rfc4231 {
+            case: 2,
+            key: b"Jefe".to_vec(),
+            data: b"what do ya want for nothing?".to_vec(),
+            mac: "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+        },
+        Rfc4231 {
+            case: 3,
+            key: vec![0xaa; 20],
+            data: vec![0xdd; 50],
+            mac: "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
+        },
+        Rfc4231 {
+            case: 4,
+            key: hex("0102030405060708090a0b0c0d0e0f10111213141516171819"),
+            data: vec![0xcd; 50],
+            mac: "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+        },
+        Rfc4231 {
+            case: 5,
+            key: vec![0x0c; 20],
+            data: b"Test With Truncation".to_vec(),
+            // Truncated to 128 bits in the RFC.
+            mac: "a3b6167473100ee06e0c796c2955552b",
+        },
+        Rfc4231 {
+            case: 6,
+            key: vec![0xaa; 131],
+            data: b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
+            mac: "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+        },
+        Rfc4231 {
+            case: 7,
+            key: vec![0xaa; 131],
+            data: b"This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.".to_vec(),
+            mac: "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+        },
+    ]
+}
+
+#[test]
+fn rfc4231_hmac_sha256_vectors_sign() {
+    for case in rfc4231_cases() {
+        let expected = hex(case.mac);
+        let tag = Signer::new(&case.key).sign(&[&case.data]);
+        assert_eq!(tag.len(), TAG_LEN);
+        // Case 5 gives only the first 128 bits; the others the full 256.
+        assert_eq!(
+            &tag[..expected.len()],
+            expected.as_slice(),
+            "RFC 4231 test case {}",
+            case.case
+        );
+    }
+}
+
+#[test]
+fn rfc4231_hmac_sha256_vectors_verify() {
+    for case in rfc4231_cases() {
+        let signer = Signer::new(&case.key);
+        let expected = hex(case.mac);
+        let tag = signer.sign(&[&case.data]);
+        assert!(signer.verify(&[&case.data], &tag), "case {}", case.case);
+        if expected.len() == TAG_LEN {
+            assert!(
+                signer.verify(&[&case.data], &expected),
+                "case {}",
+                case.case
+            );
+        } else {
+            // verify() checks full tags only: a truncated tag, even a correct one, is refused.
+            assert!(
+                !signer.verify(&[&case.data], &expected),
+                "case {}",
+                case.case
+            );
+        }
+        // Every single-bit change of the tag is refused.
+        for byte in 0..TAG_LEN {
+            for bit in 0..8 {
+                let mut bad = tag;
+                bad[byte] ^= 1 << bit;
+                assert!(
+                    !signer.verify(&[&case.data], &bad),
+                    "case {} byte {byte} bit {bit}",
+                    case.case
+                );
+            }
+        }
+        // A different message is refused.
+        let mut other = case.data.clone();
+        other.push(0);
+        assert!(!signer.verify(&[&other], &tag), "case {}", case.case);
+    }
+}
+
+#[test]
+fn rfc4231_vectors_split_into_parts() {
+    // sign() MACs the concatenation of its parts: any split gives the same tag.
+    for case in rfc4231_cases() {
+        let signer = Signer::new(&case.key);
+        let whole = signer.sign(&[&case.data]);
+        for cut in 0..=case.data.len() {
+            let (a, b) = case.data.split_at(cut);
+            assert_eq!(signer.sign(&[a, b]), whole, "case {} cut {cut}", case.case);
+            assert!(signer.verify(&[a, &[], b], &whole));
+        }
+        assert_eq!(signer.sign(&[]), Signer::new(&case.key).sign(&[b""]));
+    }
+}
+
+/// The key derivation and envelope layout documented in `src/keys.rs` and `src/envelope.rs`,
+/// pinned to an envelope computed independently (Python `hmac`/`struct`/`base64`) from the
+/// documented layout. A change to the wire format must break this test.
+#[test]
+fn envelope_known_answer() {
+    const SECRET: &str = "kat-secret-0123456789abcdef-0123456789";
+    const SUBKEY: &str = "7156f6a1c46aab32791774fe5f5f048d3e63cb03a2de2536363f9fc14d7046c1";
+    const ENVELOPE: &str = "AQJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fAAAAAwAAAYvP5WgAAAABi8_la-gAAAGLz-ZWSAAAAYvQAOMoAAABi9J4lgARYWxpY2VAZXhhbXBsZS5jb221eDoIXzyQSKM9iTV9PlJqY4uMOOZfQaoaUizwVeRP4g";
+    const HANDLE: &str = "Yw3NKWbEM2aRElRIu7JbT_QSpJxzLbLIq8G4WBvXEN0";
+
+    // derive(purpose) = HMAC-SHA256(secret, "edge-session/v1/" || purpose).
+    let subkey = Signer::new(SECRET.as_bytes()).sign(&[b"edge-session/v1/envelope"]);
+    assert_eq!(subkey.to_vec(), hex(SUBKEY));
+    let derived = Signer::new(SECRET.as_bytes()).derive("envelope");
+    assert_eq!(derived.sign(&[b"x"]), Signer::new(&subkey).sign(&[b"x"]));
+
+    let mut id = [0u8; 32];
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    let claims = Claims {
+        session_id: SessionId::from_bytes(id),
+        user_id: "alice@example.com".to_owned(),
+        generation: 3,
+        created_at: T0,
+        issued_at: T0 + 1_000,
+        expires_at: T0 + 61_000,
+        idle_deadline: T0 + 1_801_000,
+        absolute_deadline: T0 + 43_200_000,
+    };
+    let ring = ring(&format!("k1:{SECRET}"));
+    let sealed = envelope::seal(&ring, "__Host-session", &claims);
+    assert_eq!(sealed, ENVELOPE);
+    assert_eq!(sealed.len(), 174);
+
+    let opened = envelope::open(&ring, "__Host-session", ENVELOPE).expect("opens");
+    assert_eq!(opened.key_id, "k1");
+    assert_eq!(opened.claims, claims);
+    assert_eq!(claims.session_id.handle().as_str(), HANDLE);
+    assert_eq!(
+        claims.session_id.handle().storage_key(),
+        format!("s:{HANDLE}")
+    );
+    assert_eq!(
+        user_index_prefix("alice@example.com"),
+        "u:_42YGfwOEr8NJIkuRZh-JJoo3Og2qFytYOKOqqjG2XY:"
+    );
+
+    // The tag is over name_len | name | body, under the derived subkey.
+    let bytes = raw(ENVELOPE);
+    let (body, tag) = bytes.split_at(bytes.len() - TAG_LEN);
+    let name = b"__Host-session";
+    assert!(Signer::new(&subkey).verify(&[&[name.len() as u8], name, body], tag));
+    // ...and under another cookie name the same bytes do not verify.
+    assert_eq!(
+        envelope::open(&ring, "__Host-other", ENVELOPE),
+        Err(edge_session::RejectReason::BadSignature)
+    );
+}
+
+#[test]
+fn issued_envelope_layout_matches_the_documentation() {
+    let engine = engine();
+    let (issued, _) = login(&engine, "alice", T0);
+    let bytes = raw(&value(&issued.set_cookie));
+    assert_eq!(bytes[0], envelope::VERSION);
+    assert_eq!(bytes[1], 2);
+    assert_eq!(&bytes[2..4], b"k1");
+    let id: [u8; 32] = bytes[4..36].try_into().unwrap();
+    let id = SessionId::from_bytes(id);
+    assert_eq!(id.handle(), issued.session.handle);
+    assert_eq!(&bytes[36..40], &0u32.to_be_bytes());
+    let times: Vec<u64> = bytes[40..80]
+        .chunks(8)
+        .map(|c| u64::from_be_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        times,
+        [T0, T0, T0 + 60_000, T0 + 1_800_000, T0 + 43_200_000]
+    );
+    assert_eq!(bytes[80], 5);
+    assert_eq!(&bytes[81..86], b"alice");
+    assert_eq!(bytes.len(), 86 + TAG_LEN);
+
+    // The store never sees the session ID, only its hash.
+    let secret = id.expose_base64url();
+    for put in &issued.effects.puts {
+        assert!(!put.key.contains(&secret), "{put:?}");
+        assert!(!put.value.contains(&secret), "{put:?}");
+    }
+    assert!(!format!("{issued:?}").contains(&secret));
+}
+
+#[test]
+fn hundred_thousand_session_ids_are_distinct_32_byte_values() {
+    const N: usize = 100_000;
+    let mut seen = HashSet::with_capacity(N);
+    for _ in 0..N {
+        let id = SessionId::generate().expect("CSPRNG");
+        let text = id.expose_base64url();
+        assert_eq!(text.len(), 43);
+        let decoded = base64url::decode(&text).expect("canonical base64url");
+        assert_eq!(decoded.len(), 32);
+        assert_eq!(decoded.as_slice(), id.as_bytes());
+        assert_eq!(id.handle().as_str().len(), HANDLE_LEN);
+        assert!(seen.insert(text), "duplicate session id");
+    }
+    assert_eq!(seen.len(), N);
+}
+
+#[test]
+fn base64url_rfc4648_vectors() {
+    let cases: [(&[u8], &str); 8] = [
+        (b"", ""),
+        (b"f", "Zg"),
+        (b"fo", "Zm8"),
+        (b"foo", "Zm9v"),
+        (b"foob", "Zm9vYg"),
+        (b"fooba", "Zm9vYmE"),
+        (b"foobar", "Zm9vYmFy"),
+        (&[0xfb, 0xff, 0xbf], "-_-_"),
+    ];
+    for (bytes, text) in cases {
+        assert_eq!(base64url::encode(bytes), text);
+        assert_eq!(base64url::decode(text).as_deref(), Some(bytes));
+    }
+    for bad in ["Zg==", "Zm8=", "Zh", "Z", "Zm9v ", "+/+/", "Zm9v\0"] {
+        assert_eq!(base64url::decode(bad), None, "{bad:?}");
+    }
+}
