@@ -22,6 +22,8 @@ MAKEFLAGS += --no-builtin-rules
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export WRANGLER_SEND_ERROR_REPORTS := false
+# Offline: don't fetch the Request.cf placeholder data from Cloudflare.
+export CLOUDFLARE_CF_FETCH_ENABLED := false
 export NO_UPDATE_NOTIFIER := 1
 export npm_config_update_notifier := false
 export npm_config_fund := false
@@ -134,11 +136,12 @@ test: lint test-rust test-js test-e2e
 # ---------------------------------------------------------------------------
 
 # Local wrangler dev server for www-demo/ (Ctrl-C to stop).
+# `make demo ADMIN_TOKEN=secret` also enables the /admin/revoke route.
 demo: build
 	@echo
 	@echo "  edge-session demo: http://127.0.0.1:8787"
 	@echo
-	npx --no-install wrangler dev --ip 127.0.0.1 --port 8787
+	npx --no-install wrangler dev --ip 127.0.0.1 --port 8787 $(if $(ADMIN_TOKEN),--var ADMIN_TOKEN:$(ADMIN_TOKEN))
 
 # ---------------------------------------------------------------------------
 # Cleanup
