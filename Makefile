@@ -49,7 +49,7 @@ help:
 	@echo "  build              build pkg/ (wasm + JS) and create .dev.vars"
 	@echo "  lint               cargo fmt --check, clippy (native and wasm32)"
 	@echo "  test-rust          cargo test (native)"
-	@echo "  test-js            node --test tests/*.test.mjs"
+	@echo "  test-js            tsc (types) + node --test tests/*.test.mjs"
 	@echo "  test-e2e           node --test tests/e2e/*.test.mjs (chromium)"
 	@echo "  test               lint, test-rust, test-js, test-e2e"
 	@echo "  demo               build, then wrangler dev on http://127.0.0.1:8787"
@@ -120,8 +120,9 @@ lint: setup-rust
 test-rust:
 	cargo test
 
-# JS suites: pkg/ under workerd (miniflare) and under Node.
+# JS suites: the type declarations under tsc --strict, then pkg/ under workerd (miniflare) and Node.
 test-js: build
+	tsc -p tests/types
 	node --test tests/*.test.mjs
 
 # Browser end-to-end tests against the demo (one file at a time).
