@@ -158,20 +158,30 @@ export interface SessionManagerOptions {
   revocationSyncMs?: number;
 }
 
+/**
+ * What the session calls read the `Cookie` (and, for `create`, `User-Agent`) header from: a
+ * `Request`, anything with `headers.get`, a `Headers`, or the Cookie header's text itself.
+ */
+export type RequestLike =
+  | Request
+  | Headers
+  | { headers: { get(name: string): string | null } }
+  | string;
+
 export class SessionManager {
   constructor(options: SessionManagerOptions);
   /** Logs `userId` in: always a new session ID; a session already on `request` is destroyed first. */
   create(
-    request: Request | null,
+    request: RequestLike | null,
     userId: string,
     options?: { userAgent?: string },
   ): Promise<Issued | { ok: false; reason: 'store_unavailable'; setCookie: null }>;
   /** Checks the request's session cookie; reads the store only to refresh an authentic, expired envelope. */
-  validate(request: Request): Promise<ValidateResult>;
+  validate(request: RequestLike): Promise<ValidateResult>;
   /** Gives the request's session a new ID (privilege change); the old cookie is refused afterwards. */
-  rotate(request: Request): Promise<Issued | { ok: false; reason: RejectReason; setCookie: string | null }>;
+  rotate(request: RequestLike): Promise<Issued | { ok: false; reason: RejectReason; setCookie: string | null }>;
   /** Logs out: deletes the record server-side. Idempotent. Returns the clearing `Set-Cookie` value. */
-  destroy(request: Request): Promise<{ setCookie: string }>;
+  destroy(request: RequestLike): Promise<{ setCookie: string }>;
   /** Lists a user's live sessions. */
   listSessions(userId: string): Promise<SessionInfo[]>;
   /** Revokes one session by handle. With `userId`, only if it belongs to that user. false when not found. */

@@ -68,10 +68,20 @@ function clock() {
   return c;
 }
 
+let makeRequest = (headers) => new Request('https://app.example/', { headers });
+
+/**
+ * Browsers drop the forbidden `Cookie` header from a `Request` they construct, so the browser run
+ * hands the manager `{ headers }` instead (the package accepts anything with `headers.get`).
+ */
+export function useRequestFactory(factory) {
+  makeRequest = factory;
+}
+
 function requestWith(cookie, extra = {}) {
   const headers = new Headers(extra);
   if (cookie !== undefined) headers.set('cookie', cookie);
-  return new Request('https://app.example/', { headers });
+  return makeRequest(headers);
 }
 
 /** The `name=value` pair a browser would send back for a Set-Cookie value. */
