@@ -92,9 +92,13 @@ function sessionOf(outcome) {
   };
 }
 
-/** Frees a wasm-side outcome now rather than at garbage collection. */
-function done(outcome) {
-  if (outcome && typeof outcome.free === 'function') outcome.free();
+/** Runs `use(outcome)`, then frees the wasm-side outcome now rather than at garbage collection. */
+async function using(outcome, use) {
+  try {
+    return await use(outcome);
+  } finally {
+    outcome.free();
+  }
 }
 
 /**
@@ -234,32 +238,31 @@ export class SessionManager {
     return { ok: false, reason, setCookie: cookieSent ? this.#engine.clearCookie() : null };
   }
 
+  /** A refusal of the request's own cookie: cleared unless there was none. */
+  #refused(outcome, now) {
+    const reason = outcome.reason;
+    return this.#rejected(reason, reason !== 'missing', now);
+  }
+
   /** Checks the request's session cookie; reads the store only to refresh an authentic, expired envelope. */
   async validate(request) {
     const now = this.#now();
     const header = cookieHeaderOf(request);
-    const verdict = this.#engine.validate(header, now);
-    try {
+    return using(this.#engine.validate(header, now), (verdict) => {
       const kind = verdict.kind;
       if (kind === 'valid') {
         return { ok: true, session: sessionOf(verdict), setCookie: verdict.setCookie ?? null, refreshed: false };
       }
-      if (kind === 'rejected') {
-        const reason = verdict.reason;
-        return this.#rejected(reason, reason !== 'missing', now);
-      }
-      return await this.#refresh(verdict, now);
-    } finally {
-      done(verdict);
-    }
+      if (kind === 'rejected') return this.#refused(verdict, now);
+      return this.#refresh(verdict, now);
+    });
   }
 
   async #refresh(pending, now) {
     const handle = pending.handle;
     const record = await this.#loadRecord(pending, now);
     if (record === STORE_FAILED) return this.#rejected('store_unavailable', true, now, handle);
-    const resumed = this.#engine.resume(pending, record, now);
-    try {
+    return using(this.#engine.resume(pending, record, now), async (resumed) => {
       if (resumed.kind !== 'valid') return this.#rejected(resumed.reason, true, now, handle);
       let recordWritten = false;
       try {
@@ -270,9 +273,7 @@ export class SessionManager {
       const session = sessionOf(resumed);
       this.#emit({ type: 'refreshed', userId: session.userId, handle, at: now, recordWritten });
       return { ok: true, session, setCookie: resumed.setCookie ?? null, refreshed: true };
-    } finally {
-      done(resumed);
-    }
+    });
   }
 
   /**
@@ -288,41 +289,32 @@ export class SessionManager {
     } catch (error) {
       rethrowConfig(error);
     }
-    try {
+    return using(issued, async () => {
       try {
         await this.#apply(issued);
       } catch {
-        this.#emit({ type: 'rejected', reason: 'store_unavailable', at: now });
-        return { ok: false, reason: 'store_unavailable', setCookie: null };
+        return this.#rejected('store_unavailable', false, now);
       }
       const session = sessionOf(issued);
       this.#emit({ type: 'created', userId: session.userId, handle: session.handle, at: now });
       return { ok: true, session, setCookie: issued.setCookie };
-    } finally {
-      done(issued);
-    }
+    });
   }
 
   async #destroyQuietly(request, now) {
-    const pending = this.#engine.authenticate(cookieHeaderOf(request), now);
-    try {
+    return using(this.#engine.authenticate(cookieHeaderOf(request), now), async (pending) => {
       if (pending.kind !== 'need_record') return false;
       const handle = pending.handle;
       const userId = pending.userId;
-      const effects = this.#engine.destroy(pending, now);
       try {
-        await this.#apply(effects);
+        await using(this.#engine.destroy(pending, now), (effects) => this.#apply(effects));
       } catch {
         // This isolate already refuses the session; other isolates will once the store is back
         // or the envelope expires and its refresh fails.
-      } finally {
-        done(effects);
       }
       this.#emit({ type: 'destroyed', userId, handle, at: now });
       return true;
-    } finally {
-      done(pending);
-    }
+    });
   }
 
   /** Logs out: deletes the session's record server-side. Idempotent. */
@@ -334,17 +326,12 @@ export class SessionManager {
   /** Gives the request's session a new ID (privilege change); the old cookie is refused afterwards. */
   async rotate(request) {
     const now = this.#now();
-    const pending = this.#engine.authenticate(cookieHeaderOf(request), now);
-    try {
-      if (pending.kind !== 'need_record') {
-        const reason = pending.reason;
-        return this.#rejected(reason, reason !== 'missing', now);
-      }
+    return using(this.#engine.authenticate(cookieHeaderOf(request), now), async (pending) => {
+      if (pending.kind !== 'need_record') return this.#refused(pending, now);
       const previousHandle = pending.handle;
       const record = await this.#loadRecord(pending, now);
       if (record === STORE_FAILED) return this.#rejected('store_unavailable', true, now, previousHandle);
-      const rotated = this.#engine.rotate(pending, record, now);
-      try {
+      return using(this.#engine.rotate(pending, record, now), async (rotated) => {
         if (rotated.kind !== 'valid') return this.#rejected(rotated.reason, true, now, previousHandle);
         try {
           await this.#apply(rotated);
@@ -354,12 +341,8 @@ export class SessionManager {
         const session = sessionOf(rotated);
         this.#emit({ type: 'rotated', userId: session.userId, handle: session.handle, previousHandle, at: now });
         return { ok: true, session, setCookie: rotated.setCookie };
-      } finally {
-        done(rotated);
-      }
-    } finally {
-      done(pending);
-    }
+      });
+    });
   }
 
   async #listIndex(userId) {
@@ -416,14 +399,12 @@ export class SessionManager {
     const record = await this.#read(key);
     const outcome = this.#engine.revokeHandle(String(handle), record, userId === undefined ? undefined : String(userId), now);
     if (!outcome) return false;
-    try {
+    return using(outcome, async () => {
       const owner = outcome.userId;
       await this.#apply(outcome);
       this.#emit({ type: 'revoked', scope: 'session', userId: owner, handle: String(handle), at: now });
       return true;
-    } finally {
-      done(outcome);
-    }
+    });
   }
 
   /** Revokes every session of `userId`; returns how many were deleted. */

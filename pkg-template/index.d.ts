@@ -81,20 +81,32 @@ export interface Issued {
   setCookie: string;
 }
 
+/** Options of a store `put`, as Workers KV takes them. */
+export interface StorePutOptions {
+  expirationTtl?: number;
+  metadata?: unknown;
+}
+
+/** Options of a store `list`, as Workers KV takes them. */
+export interface StoreListOptions {
+  prefix: string;
+  cursor?: string;
+  limit?: number;
+}
+
+/** A page of a store `list`, as Workers KV returns it. */
+export interface StoreListResult {
+  keys: { name: string; expiration?: number; metadata?: unknown }[];
+  list_complete: boolean;
+  cursor?: string;
+}
+
 /** Anything with the shape of a Workers KV namespace (a `KVNamespace` binding works as is). */
 export interface SessionStore {
   get(key: string, type: 'text'): Promise<string | null>;
-  put(
-    key: string,
-    value: string,
-    options?: { expirationTtl?: number; metadata?: unknown },
-  ): Promise<void>;
+  put(key: string, value: string, options?: StorePutOptions): Promise<void>;
   delete(key: string): Promise<void>;
-  list(options: { prefix: string; cursor?: string; limit?: number }): Promise<{
-    keys: { name: string; expiration?: number; metadata?: unknown }[];
-    list_complete: boolean;
-    cursor?: string;
-  }>;
+  list(options: StoreListOptions): Promise<StoreListResult>;
 }
 
 /** An audit event. Never carries a raw session ID or key material. */
@@ -200,13 +212,9 @@ export class SessionManager {
 export class MemoryStore implements SessionStore {
   constructor(options?: { now?: () => number });
   get(key: string, type?: 'text'): Promise<string | null>;
-  put(key: string, value: string, options?: { expirationTtl?: number; metadata?: unknown }): Promise<void>;
+  put(key: string, value: string, options?: StorePutOptions): Promise<void>;
   delete(key: string): Promise<void>;
-  list(options: { prefix: string; cursor?: string; limit?: number }): Promise<{
-    keys: { name: string; expiration?: number; metadata?: unknown }[];
-    list_complete: boolean;
-    cursor?: string;
-  }>;
+  list(options: StoreListOptions): Promise<StoreListResult>;
 }
 
 /** Error thrown for bad configuration (short secret, inconsistent timeouts, bad cookie attributes). */

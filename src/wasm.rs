@@ -315,12 +315,6 @@ impl JsEngine {
         self.engine.cookie().name().to_owned()
     }
 
-    /// How often a refresh writes `last_seen_at` back (ms).
-    #[wasm_bindgen(getter, js_name = touchIntervalMs)]
-    pub fn touch_interval_ms(&self) -> f64 {
-        self.engine.policy().touch_interval_ms as f64
-    }
-
     /// The `Set-Cookie` value that deletes the session cookie.
     #[wasm_bindgen(js_name = clearCookie)]
     pub fn clear_cookie(&self) -> String {
