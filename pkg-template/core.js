@@ -1,15 +1,10 @@
-// The JS layer of edge-session: reads the Cookie header, does all store I/O, passes Date.now()
-// into the wasm core and hands back Set-Cookie values. Decisions belong to the core; this file
-// only moves data between the request, the store and the engine.
+// The JS layer of edge-session: a small driver. It reads the Cookie header, performs the store
+// reads and writes the wasm core asks for, passes Date.now() in and hands Set-Cookie values back.
+// Every decision, key name, stored shape and default belongs to the core.
 
 import { Engine } from './edge_session.js';
 
-const RECORD_PREFIX = 's:';
-const REVOCATION_KEY = 'r:issued_before';
-const KV_MIN_TTL = 60;
-const STORE_FAILED = Symbol('store failed');
-
-/** Bad configuration or arguments: a short secret, inconsistent timeouts, bad cookie attributes. */
+/** Bad configuration or arguments: a short secret, inconsistent timeouts, unknown options. */
 export class SessionConfigError extends Error {
   constructor(message, reason) {
     super(message);
@@ -18,7 +13,7 @@ export class SessionConfigError extends Error {
   }
 }
 
-/** The session store failed or timed out (thrown only by management calls, never by validate). */
+/** The session store failed or timed out (thrown by management calls, never by validate). */
 export class SessionStoreError extends Error {
   constructor(message, options) {
     super(message, options);
@@ -34,37 +29,13 @@ function rethrowConfig(error) {
   throw error;
 }
 
-function secondsToMs(options, name, fallback) {
-  const value = options[name];
-  if (value === undefined) return fallback;
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) {
-    throw new SessionConfigError(`${name} must be a positive number of seconds`, 'invalid_timeouts');
+/** Calls the core, turning its configuration errors into SessionConfigError. */
+function core(call) {
+  try {
+    return call();
+  } catch (error) {
+    return rethrowConfig(error);
   }
-  return Math.round(n * 1000);
-}
-
-function keySpec(keys) {
-  if (typeof keys === 'string') return keys;
-  if (keys && typeof keys === 'object' && typeof keys.current === 'string' && keys.keys) {
-    const entries = Object.entries(keys.keys);
-    if (!entries.some(([id]) => id === keys.current)) {
-      throw new SessionConfigError(`current key ${JSON.stringify(keys.current)} is not in keys`, 'invalid_key_ring');
-    }
-    entries.sort(([a], [b]) => (a === keys.current ? -1 : b === keys.current ? 1 : 0));
-    return entries
-      .map(([id, secret]) => {
-        if (typeof secret !== 'string' || secret.includes(',')) {
-          throw new SessionConfigError(`secret for key ${JSON.stringify(id)} must be a string without commas`, 'invalid_key_ring');
-        }
-        return `${id}:${secret}`;
-      })
-      .join(',');
-  }
-  throw new SessionConfigError(
-    'keys must be "id:secret,id:secret" or { current, keys: { id: secret } }',
-    'invalid_key_ring',
-  );
 }
 
 function cookieHeaderOf(input) {
@@ -79,27 +50,42 @@ function userAgentOf(input) {
   return headers && typeof headers.get === 'function' ? headers.get('user-agent') ?? undefined : undefined;
 }
 
-function sessionOf(outcome) {
-  return {
-    userId: outcome.userId,
-    handle: outcome.handle,
-    createdAt: outcome.createdAt,
-    issuedAt: outcome.issuedAt,
-    envelopeExpiresAt: outcome.envelopeExpiresAt,
-    idleExpiresAt: outcome.idleExpiresAt,
-    absoluteExpiresAt: outcome.absoluteExpiresAt,
-    generation: outcome.generation,
-  };
+/** Session data as JSON text for the core (which checks it is an object of at most 1024 bytes). */
+function dataJson(data) {
+  if (data === undefined || data === null) return undefined;
+  let text;
+  try {
+    text = JSON.stringify(data);
+  } catch (error) {
+    throw new SessionConfigError(`invalid session data: not JSON-serialisable (${error.message})`, 'invalid_data');
+  }
+  if (typeof text !== 'string') throw new SessionConfigError('invalid session data: must be a JSON object', 'invalid_data');
+  return text;
 }
 
-/** Runs `use(outcome)`, then frees the wasm-side outcome now rather than at garbage collection. */
-async function using(outcome, use) {
+/** The core carries data as JSON text; the application gets it parsed. */
+function withData(session) {
+  session.data = session.data === null ? null : JSON.parse(session.data);
+  return session;
+}
+
+function refusal(reason, setCookie) {
+  return { ok: false, reason, setCookie };
+}
+
+/** Stored JSON for the core: parsed, `null` when absent, the raw text when it is not JSON. */
+function parseStored(text) {
+  if (text === null || text === undefined) return null;
+  if (typeof text !== 'string') return '\u0000';
   try {
-    return await use(outcome);
-  } finally {
-    outcome.free();
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
+
+const HOST_OPTIONS = ['store', 'now', 'onEvent'];
+const CREATE_OPTIONS = new Set(['userAgent', 'data']);
 
 /**
  * Issues, validates, refreshes, rotates and revokes sessions for one isolate. Create it once per
@@ -111,53 +97,40 @@ export class SessionManager {
   #now;
   #onEvent;
   #timeoutMs;
-  #revocationSyncMs;
-  #lastSync = -Infinity;
+  #clear;
 
   constructor(options) {
     if (!options || typeof options !== 'object') {
       throw new SessionConfigError('options are required', 'invalid_options');
     }
-    const { store } = options;
+    const { store, now, onEvent } = options;
     for (const method of ['get', 'put', 'delete', 'list']) {
       if (!store || typeof store[method] !== 'function') {
         throw new SessionConfigError(`store must have a ${method}() method (a KV namespace works)`, 'invalid_store');
       }
     }
-    const cookie = options.cookie ?? {};
-    const hostPrefix = cookie.hostPrefix ?? true;
-    const base = cookie.name ?? 'session';
-    try {
-      this.#engine = new Engine({
-        keys: keySpec(options.keys),
-        envelopeTtlMs: secondsToMs(options, 'envelopeTtl', 60_000),
-        idleTimeoutMs: secondsToMs(options, 'idleTimeout', 1_800_000),
-        absoluteTimeoutMs: secondsToMs(options, 'absoluteTimeout', 43_200_000),
-        strict: Boolean(options.strict),
-        cookieName: hostPrefix ? `__Host-${base}` : base,
-        secure: cookie.secure ?? true,
-        sameSite: cookie.sameSite ?? 'Lax',
-        path: cookie.path ?? '/',
-        domain: cookie.domain,
-      });
-    } catch (error) {
-      rethrowConfig(error);
+    for (const [name, value] of [['now', now], ['onEvent', onEvent]]) {
+      if (value !== undefined && typeof value !== 'function') {
+        throw new SessionConfigError(`${name} must be a function`, 'invalid_options');
+      }
     }
+    const settings = Object.fromEntries(Object.entries(options).filter(([k]) => !HOST_OPTIONS.includes(k)));
+    this.#engine = core(() => new Engine(settings));
     this.#store = store;
-    this.#now = options.now ?? Date.now;
-    this.#onEvent = options.onEvent;
-    this.#timeoutMs = options.storeTimeoutMs ?? 5_000;
-    this.#revocationSyncMs = options.revocationSyncMs ?? 10_000;
+    this.#now = now ?? Date.now;
+    this.#onEvent = onEvent;
+    this.#timeoutMs = this.#engine.settings.storeTimeoutMs;
+    this.#clear = this.#engine.clearCookie();
   }
 
   /** The cookie's full name, e.g. `__Host-session`. */
   get cookieName() {
-    return this.#engine.cookieName;
+    return this.#engine.settings.cookieName;
   }
 
   /** The `Set-Cookie` value that deletes the session cookie. */
   clearCookie() {
-    return this.#engine.clearCookie();
+    return this.#clear;
   }
 
   #emit(event) {
@@ -185,168 +158,32 @@ export class SessionManager {
   }
 
   async #read(key) {
-    const value = await this.#io(() => this.#store.get(key, 'text'));
-    if (value === null || value === undefined) return undefined;
-    // Anything but text is not a record this library wrote: let the core call it corrupt.
-    return typeof value === 'string' ? value : '\u0000';
+    return parseStored(await this.#io(() => this.#store.get(key, 'text')));
   }
 
-  async #apply(outcome) {
-    const puts = outcome.puts();
-    const deletes = outcome.deletes();
-    await Promise.all([
+  /** Reads every key the core listed, in parallel. */
+  #readAll(keys) {
+    return Promise.all(keys.map((key) => this.#read(key)));
+  }
+
+  /** Performs the core's writes; throws SessionStoreError once all settled if any failed. */
+  async #apply({ puts = [], deletes = [] }) {
+    const results = await Promise.allSettled([
       ...puts.map((p) =>
         this.#io(() =>
-          this.#store.put(p.key, p.value, {
-            expirationTtl: Math.max(KV_MIN_TTL, p.ttl),
-            ...(p.metadata ? { metadata: JSON.parse(p.metadata) } : {}),
+          this.#store.put(p.key, JSON.stringify(p.value), {
+            ...(p.expirationTtl !== null ? { expirationTtl: p.expirationTtl } : {}),
+            ...(p.metadata !== null ? { metadata: p.metadata } : {}),
           }),
         ),
       ),
       ...deletes.map((key) => this.#io(() => this.#store.delete(key))),
     ]);
-    return puts.length > 0;
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
-  /** Reloads the global revocation cutoff written by `revokeIssuedBefore` in any isolate. */
-  async #syncRevocations(now) {
-    if (this.#revocationSyncMs <= 0 || now - this.#lastSync < this.#revocationSyncMs) return;
-    const text = await this.#read(REVOCATION_KEY);
-    this.#lastSync = now;
-    if (text === undefined) return;
-    let cutoff;
-    try {
-      cutoff = JSON.parse(text).issuedBefore;
-    } catch {
-      cutoff = undefined;
-    }
-    if (typeof cutoff === 'number' && Number.isFinite(cutoff)) this.#engine.revokeIssuedBefore(cutoff);
-  }
-
-  /** The record an authenticated envelope points at (undefined when absent), or STORE_FAILED. */
-  async #loadRecord(pending, now) {
-    try {
-      const [record] = await Promise.all([this.#read(pending.storageKey), this.#syncRevocations(now)]);
-      return record;
-    } catch {
-      return STORE_FAILED;
-    }
-  }
-
-  #rejected(reason, cookieSent, now, handle) {
-    this.#emit({ type: 'rejected', reason, at: now, ...(handle ? { handle } : {}) });
-    return { ok: false, reason, setCookie: cookieSent ? this.#engine.clearCookie() : null };
-  }
-
-  /** A refusal of the request's own cookie: cleared unless there was none. */
-  #refused(outcome, now) {
-    const reason = outcome.reason;
-    return this.#rejected(reason, reason !== 'missing', now);
-  }
-
-  /** Checks the request's session cookie; reads the store only to refresh an authentic, expired envelope. */
-  async validate(request) {
-    const now = this.#now();
-    const header = cookieHeaderOf(request);
-    return using(this.#engine.validate(header, now), (verdict) => {
-      const kind = verdict.kind;
-      if (kind === 'valid') {
-        return { ok: true, session: sessionOf(verdict), setCookie: verdict.setCookie ?? null, refreshed: false };
-      }
-      if (kind === 'rejected') return this.#refused(verdict, now);
-      return this.#refresh(verdict, now);
-    });
-  }
-
-  async #refresh(pending, now) {
-    const handle = pending.handle;
-    const record = await this.#loadRecord(pending, now);
-    if (record === STORE_FAILED) return this.#rejected('store_unavailable', true, now, handle);
-    return using(this.#engine.resume(pending, record, now), async (resumed) => {
-      if (resumed.kind !== 'valid') return this.#rejected(resumed.reason, true, now, handle);
-      let recordWritten = false;
-      try {
-        recordWritten = await this.#apply(resumed);
-      } catch {
-        // The record was read and checked; the throttled last-seen write is best effort.
-      }
-      const session = sessionOf(resumed);
-      this.#emit({ type: 'refreshed', userId: session.userId, handle, at: now, recordWritten });
-      return { ok: true, session, setCookie: resumed.setCookie ?? null, refreshed: true };
-    });
-  }
-
-  /**
-   * Logs `userId` in with a new session ID. A session already on `request` is destroyed first, so
-   * a planted or stolen pre-login cookie never becomes a logged-in one.
-   */
-  async create(request, userId, options = {}) {
-    const now = this.#now();
-    if (request) await this.#destroyQuietly(request, now);
-    let issued;
-    try {
-      issued = this.#engine.issue(userId, options.userAgent ?? userAgentOf(request), now);
-    } catch (error) {
-      rethrowConfig(error);
-    }
-    return using(issued, async () => {
-      try {
-        await this.#apply(issued);
-      } catch {
-        return this.#rejected('store_unavailable', false, now);
-      }
-      const session = sessionOf(issued);
-      this.#emit({ type: 'created', userId: session.userId, handle: session.handle, at: now });
-      return { ok: true, session, setCookie: issued.setCookie };
-    });
-  }
-
-  async #destroyQuietly(request, now) {
-    return using(this.#engine.authenticate(cookieHeaderOf(request), now), async (pending) => {
-      if (pending.kind !== 'need_record') return false;
-      const handle = pending.handle;
-      const userId = pending.userId;
-      try {
-        await using(this.#engine.destroy(pending, now), (effects) => this.#apply(effects));
-      } catch {
-        // This isolate already refuses the session; other isolates will once the store is back
-        // or the envelope expires and its refresh fails.
-      }
-      this.#emit({ type: 'destroyed', userId, handle, at: now });
-      return true;
-    });
-  }
-
-  /** Logs out: deletes the session's record server-side. Idempotent. */
-  async destroy(request) {
-    await this.#destroyQuietly(request, this.#now());
-    return { setCookie: this.#engine.clearCookie() };
-  }
-
-  /** Gives the request's session a new ID (privilege change); the old cookie is refused afterwards. */
-  async rotate(request) {
-    const now = this.#now();
-    return using(this.#engine.authenticate(cookieHeaderOf(request), now), async (pending) => {
-      if (pending.kind !== 'need_record') return this.#refused(pending, now);
-      const previousHandle = pending.handle;
-      const record = await this.#loadRecord(pending, now);
-      if (record === STORE_FAILED) return this.#rejected('store_unavailable', true, now, previousHandle);
-      return using(this.#engine.rotate(pending, record, now), async (rotated) => {
-        if (rotated.kind !== 'valid') return this.#rejected(rotated.reason, true, now, previousHandle);
-        try {
-          await this.#apply(rotated);
-        } catch {
-          return this.#rejected('store_unavailable', true, now, previousHandle);
-        }
-        const session = sessionOf(rotated);
-        this.#emit({ type: 'rotated', userId: session.userId, handle: session.handle, previousHandle, at: now });
-        return { ok: true, session, setCookie: rotated.setCookie };
-      });
-    });
-  }
-
-  async #listIndex(userId) {
-    const prefix = this.#engine.userIndexPrefix(userId);
+  async #list(prefix) {
     const keys = [];
     let cursor;
     do {
@@ -354,86 +191,225 @@ export class SessionManager {
       keys.push(...page.keys);
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
-    return keys.map((key) => ({ ...key, handle: key.name.slice(prefix.length) }));
+    return { names: keys.map((k) => k.name), metadata: keys.map((k) => k.metadata ?? null) };
+  }
+
+  /** A refusal the core made: reported, with the clearing cookie the core chose (or none). */
+  #rejected(outcome, now) {
+    const { reason, setCookie, handle } = outcome;
+    this.#emit({ type: 'rejected', reason, at: now, ...(handle ? { handle } : {}) });
+    return refusal(reason, setCookie);
+  }
+
+  /** The store failed: say so and keep the cookie (a KV blip is not a logout). */
+  #unavailable(now, handle) {
+    return this.#rejected({ reason: 'store_unavailable', setCookie: null, handle }, now);
+  }
+
+  #overflowed(now) {
+    this.#emit({ type: 'revocations_full', at: now });
+  }
+
+  /** Checks the request's session cookie; reads the store only for an authentic envelope that needs its record. */
+  async validate(request) {
+    const now = this.#now();
+    const header = cookieHeaderOf(request);
+    const verdict = this.#engine.validate(header, now);
+    if (verdict.ok) {
+      withData(verdict.session);
+      return verdict;
+    }
+    if (verdict.need === undefined) return this.#rejected(verdict, now);
+    return this.#refresh(header, verdict, now);
+  }
+
+  async #refresh(header, pending, now) {
+    let values;
+    try {
+      values = await this.#readAll(pending.need);
+    } catch {
+      return this.#unavailable(now, pending.handle);
+    }
+    const resumed = this.#engine.resume(header, values, now);
+    if (!resumed.ok) return this.#rejected(resumed, now);
+    let recordWritten = false;
+    if (resumed.puts) {
+      try {
+        await this.#apply(resumed);
+        recordWritten = true;
+      } catch {
+        // Only the last-seen time for the devices list; the session was judged already.
+      }
+    }
+    const session = withData(resumed.session);
+    this.#emit({ type: 'refreshed', userId: session.userId, handle: session.handle, at: now, recordWritten });
+    return { ok: true, session, setCookie: resumed.setCookie, refreshed: true };
+  }
+
+  /**
+   * Logs `userId` in with a new session ID, optionally with `data` (a JSON object of at most 1024
+   * bytes, signed into the cookie: readable by its holder, never secret). A session already on
+   * `request` is ended first, so a planted or stolen pre-login cookie never becomes a logged-in one.
+   */
+  async create(request, userId, options = {}) {
+    const now = this.#now();
+    const unknown = Object.keys(options ?? {}).filter((k) => !CREATE_OPTIONS.has(k));
+    if (unknown.length > 0) {
+      throw new SessionConfigError(`unknown create option ${JSON.stringify(unknown[0])}; known: userAgent, data`, 'invalid_options');
+    }
+    const data = dataJson(options?.data);
+    const userAgent = options?.userAgent ?? userAgentOf(request);
+    const issued = core(() => this.#engine.issue(String(userId), userAgent, data, now));
+    if (request) {
+      const ended = await this.#end(request, now);
+      if (ended === false) return refusal('store_unavailable', null);
+    }
+    try {
+      await this.#apply(issued);
+    } catch {
+      return this.#unavailable(now);
+    }
+    const session = withData(issued.session);
+    this.#emit({ type: 'created', userId: session.userId, handle: session.handle, at: now });
+    return { ok: true, session, setCookie: issued.setCookie };
+  }
+
+  /** Ends the request's session: true when done, false when the store failed, null when there was none. */
+  async #end(request, now) {
+    const out = this.#engine.destroy(cookieHeaderOf(request), now);
+    if (!out.ok) return null;
+    if (out.overflow) this.#overflowed(now);
+    try {
+      await this.#apply(out);
+    } catch {
+      this.#emit({ type: 'destroy_failed', userId: out.userId, handle: out.handle, at: now });
+      return false;
+    }
+    this.#emit({ type: 'destroyed', userId: out.userId, handle: out.handle, at: now });
+    return true;
+  }
+
+  /**
+   * Logs out: tombstones the session's record server-side and returns the clearing cookie. When the
+   * store write failed it answers `ok: false, reason: 'store_unavailable'` (this isolate refuses the
+   * session already; others may not until the store is back). Idempotent.
+   */
+  async destroy(request) {
+    const now = this.#now();
+    const ended = await this.#end(request, now);
+    if (ended === false) return { ok: false, reason: 'store_unavailable', setCookie: this.#clear };
+    return { ok: true, setCookie: this.#clear };
+  }
+
+  /** Gives the request's session a new ID (privilege change); the old cookie is refused afterwards. */
+  rotate(request) {
+    return this.#rotate(request, false, undefined);
+  }
+
+  /** Replaces the session's data, by rotation: a new ID carries the new data; answers like `rotate`. */
+  update(request, data) {
+    return this.#rotate(request, true, dataJson(data));
+  }
+
+  async #rotate(request, change, data) {
+    const now = this.#now();
+    const header = cookieHeaderOf(request);
+    const pending = this.#engine.authenticate(header, now);
+    if (pending.need === undefined) return this.#rejected(pending, now);
+    let values;
+    try {
+      values = await this.#readAll(pending.need);
+    } catch {
+      return this.#unavailable(now, pending.handle);
+    }
+    const rotated = core(() => this.#engine.rotate(header, values, change, data, now));
+    if (!rotated.ok) return this.#rejected(rotated, now);
+    const previousHandle = rotated.previousHandle;
+    try {
+      await this.#apply(rotated);
+    } catch {
+      // The new session was not stored: the user keeps the old one, untouched.
+      return this.#unavailable(now, previousHandle);
+    }
+    if (this.#engine.rememberRotated(previousHandle, now)) this.#overflowed(now);
+    const session = withData(rotated.session);
+    try {
+      await this.#apply(rotated.retire);
+    } catch {
+      // The old ID may still be live elsewhere: not a success. The new cookie is still handed
+      // over, so the user is never left with no session at all.
+      this.#emit({ type: 'rotate_failed', userId: session.userId, handle: session.handle, previousHandle, at: now });
+      return { ok: false, reason: 'store_unavailable', setCookie: rotated.setCookie, session };
+    }
+    this.#emit({ type: 'rotated', userId: session.userId, handle: session.handle, previousHandle, at: now });
+    return { ok: true, session, setCookie: rotated.setCookie };
   }
 
   /** Lists a user's live sessions, newest first. Throws SessionStoreError when the store fails. */
   async listSessions(userId) {
     const now = this.#now();
-    const entries = await this.#listIndex(String(userId));
-    const sessions = [];
-    for (const entry of entries) {
-      let meta = entry.metadata;
-      if (!meta || typeof meta !== 'object') {
-        const text = await this.#read(entry.name);
-        try {
-          meta = text === undefined ? undefined : JSON.parse(text);
-        } catch {
-          meta = undefined;
-        }
-      }
-      if (!meta || typeof meta.absolute_deadline !== 'number' || meta.absolute_deadline <= now) continue;
-      sessions.push({
-        handle: entry.handle,
-        createdAt: meta.created_at,
-        lastSeenAt: meta.last_seen_at,
-        absoluteExpiresAt: meta.absolute_deadline,
-        userAgent: typeof meta.user_agent === 'string' ? meta.user_agent : '',
-      });
-    }
-    return sessions.sort((a, b) => b.createdAt - a.createdAt);
+    const user = String(userId);
+    const keys = this.#engine.userKeys(user);
+    const [index, touches] = await Promise.all([this.#list(keys.index), this.#list(keys.touch)]);
+    return this.#engine.listSessions(user, index.names, index.metadata, touches.names, touches.metadata, now);
   }
 
   /**
    * Revokes one session by handle; with `userId`, only if it is that user's. Returns false when
-   * there is no such live session. Throws SessionStoreError when the store fails.
+   * there is no such live session. Throws SessionStoreError when a read or write failed.
    */
   async revokeSession(handle, userId) {
     const now = this.#now();
     let key;
     try {
-      key = this.#engine.storageKeyOf(String(handle));
+      key = this.#engine.recordKey(String(handle));
     } catch {
       return false;
     }
     const record = await this.#read(key);
-    const outcome = this.#engine.revokeHandle(String(handle), record, userId === undefined ? undefined : String(userId), now);
-    if (!outcome) return false;
-    return using(outcome, async () => {
-      const owner = outcome.userId;
-      await this.#apply(outcome);
-      this.#emit({ type: 'revoked', scope: 'session', userId: owner, handle: String(handle), at: now });
-      return true;
-    });
+    const owner = userId === undefined || userId === null ? undefined : String(userId);
+    const out = this.#engine.revokeHandle(String(handle), record, owner, now);
+    if (!out) return false;
+    if (out.overflow) this.#overflowed(now);
+    await this.#apply(out);
+    this.#emit({ type: 'revoked', scope: 'session', userId: out.userId, handle: out.handle, at: now });
+    return true;
   }
 
-  /** Revokes every session of `userId`; returns how many were deleted. */
+  /**
+   * Revokes every session of `userId` created up to now, including ones a listing cannot see yet:
+   * a per-user cutoff is written first and read at every refresh. Returns how many listed
+   * sessions were ended. Throws SessionStoreError when any read or write failed.
+   */
   async revokeUser(userId) {
     const now = this.#now();
     const user = String(userId);
-    this.#engine.revokeUser(user, now);
-    const entries = await this.#listIndex(user);
-    await Promise.all(
-      entries.flatMap((entry) => [
-        this.#io(() => this.#store.delete(RECORD_PREFIX + entry.handle)),
-        this.#io(() => this.#store.delete(entry.name)),
-      ]),
-    );
+    const keys = this.#engine.userKeys(user);
+    const stored = await this.#read(keys.cutoff);
+    const cutoff = this.#engine.revokeUser(user, stored, now);
+    if (cutoff.overflow) this.#overflowed(now);
+    await this.#apply(cutoff);
+    const listed = await this.#list(keys.index);
+    await this.#apply(this.#engine.endListed(user, listed.names, listed.metadata, now));
     this.#emit({ type: 'revoked', scope: 'user', userId: user, at: now });
-    return entries.length;
+    return listed.names.length;
   }
 
-  /** Revokes every session created before `issuedBefore` (unix ms), here at once and in other isolates at their next refresh. */
+  /**
+   * Revokes every session created before `issuedBefore` (unix ms, not in the future): here at once,
+   * elsewhere at their next refresh. The stored cutoff only ever rises. Throws SessionConfigError
+   * for a bad time, SessionStoreError when the store failed.
+   */
   async revokeIssuedBefore(issuedBefore) {
     const now = this.#now();
-    const cutoff = Number(issuedBefore);
-    if (!Number.isFinite(cutoff) || cutoff < 0) {
-      throw new SessionConfigError('issuedBefore must be a unix time in milliseconds', 'invalid_time');
-    }
-    this.#engine.revokeIssuedBefore(cutoff);
-    const current = this.#engine.issuedBefore;
-    await this.#io(() => this.#store.put(REVOCATION_KEY, JSON.stringify({ v: 1, issuedBefore: current, at: now })));
-    this.#emit({ type: 'revoked', scope: 'issued_before', issuedBefore: current, at: now });
+    const cutoff = typeof issuedBefore === 'number' ? issuedBefore : Number.NaN;
+    core(() => this.#engine.checkTime(cutoff, now));
+    const stored = await this.#read(this.#engine.globalCutoffKey);
+    const out = core(() => this.#engine.revokeIssuedBefore(cutoff, stored, now));
+    if (out.corrupt) this.#emit({ type: 'corrupt_cutoff_replaced', at: now });
+    await this.#apply(out);
+    const written = out.puts[0].value.before;
+    this.#emit({ type: 'revoked', scope: 'issued_before', issuedBefore: written, at: now });
   }
 }
 
@@ -463,8 +439,8 @@ export class MemoryStore {
 
   async put(key, value, options = {}) {
     const ttl = options.expirationTtl;
-    if (ttl !== undefined && !(ttl >= KV_MIN_TTL)) {
-      throw new Error(`Invalid expiration_ttl of ${ttl}. Expiration TTL must be at least ${KV_MIN_TTL}.`);
+    if (ttl !== undefined && !(ttl >= 60)) {
+      throw new Error(`Invalid expiration_ttl of ${ttl}. Expiration TTL must be at least 60.`);
     }
     this.#entries.set(String(key), {
       value: String(value),

@@ -1,17 +1,24 @@
 //! Sessions as decisions: every operation is a function of its inputs and `now`, returning what
 //! to answer and what the host must write to or delete from the store.
 
+use serde::Serialize;
+
 use crate::envelope::{self, Claims, Verified};
-use crate::id::{user_index_prefix, SessionHandle, SessionId};
-use crate::record::{summarize_user_agent, ttl_until, IndexEntry, Record, RECORD_VERSION};
+use crate::id::{
+    touch_prefix, user_cutoff_key, user_index_prefix, SessionHandle, SessionId, GLOBAL_CUTOFF_KEY,
+};
+use crate::record::{
+    summarize_user_agent, ttl_until, valid_data, Cutoff, Ended, IndexEntry, Record, RecordState,
+    Source, Tombstone, Touch, Value, STORE_VERSION, USER_CUTOFF_TTL_SECS,
+};
 use crate::{ConfigError, CookieConfig, KeyRing, Policy, RejectReason, Revocations};
 
-/// How long KV may take to show a change everywhere (Cloudflare documents "60 seconds or more");
-/// revoked handles are remembered this much longer than an envelope can live.
+/// How long KV may take to show a change everywhere (Cloudflare documents "60 seconds or more").
 pub const KV_PROPAGATION_MS: u64 = 60_000;
 
 /// What a valid session tells the application. Times are unix milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Session {
     /// The user it belongs to.
     pub user_id: String,
@@ -19,7 +26,7 @@ pub struct Session {
     pub handle: SessionHandle,
     /// Login time.
     pub created_at: u64,
-    /// When the current envelope was signed.
+    /// When the current envelope was signed: the last proof of activity.
     pub issued_at: u64,
     /// When the envelope must be refreshed from the record.
     pub envelope_expires_at: u64,
@@ -29,6 +36,8 @@ pub struct Session {
     pub absolute_expires_at: u64,
     /// Rotation count.
     pub generation: u32,
+    /// Application data (JSON object text), or `None`.
+    pub data: Option<String>,
 }
 
 impl Session {
@@ -42,46 +51,51 @@ impl Session {
             idle_expires_at: claims.idle_deadline,
             absolute_expires_at: claims.absolute_deadline,
             generation: claims.generation,
+            data: claims.data.clone(),
         }
     }
 }
 
-/// The writes that store `record` under `handle`: the record itself and its user index entry
-/// (value and KV metadata, so listings need no per-session reads), both living as long as it.
-fn record_puts(handle: &SessionHandle, record: &Record, now: u64) -> [Put; 2] {
-    let ttl_secs = record.kv_ttl_secs(now);
-    let entry = IndexEntry::of(record).to_json();
-    [
-        Put {
-            key: handle.storage_key(),
-            value: record.to_json(),
-            ttl_secs,
-            metadata: None,
-        },
-        Put {
-            key: handle.index_key(&record.user_id),
-            value: entry.clone(),
-            ttl_secs,
-            metadata: Some(entry),
-        },
-    ]
+/// Session data: the JSON text of an object, at most 1024 bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionData(String);
+
+impl SessionData {
+    /// Checks `json` (as `JSON.stringify` or `serde_json` wrote it).
+    pub fn new(json: &str) -> Result<Self, ConfigError> {
+        if valid_data(json) {
+            Ok(Self(json.to_owned()))
+        } else if json.len() > crate::record::MAX_DATA_LEN {
+            Err(ConfigError::InvalidData(
+                "larger than 1024 bytes of JSON; keep large data in your own store",
+            ))
+        } else {
+            Err(ConfigError::InvalidData("must be a JSON object"))
+        }
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// One value the host must write to the store.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Put {
     /// The KV key (a hash-derived name; never a session ID).
     pub key: String,
-    /// The value (JSON).
-    pub value: String,
-    /// `expirationTtl` in seconds, never below 60.
-    pub ttl_secs: u64,
-    /// KV metadata (JSON) to store alongside, for listings.
-    pub metadata: Option<String>,
+    /// The value; the host stores its JSON text.
+    pub value: Value,
+    /// KV `expirationTtl` in seconds (never below 60), or `None` to keep it for good.
+    pub expiration_ttl: Option<u64>,
+    /// KV metadata to store alongside, for listings.
+    pub metadata: Option<Value>,
 }
 
 /// The store changes a decision asks for. Rejections never carry any.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Effects {
     /// Values to write.
     pub puts: Vec<Put>,
@@ -89,20 +103,22 @@ pub struct Effects {
     pub deletes: Vec<String>,
 }
 
+impl Effects {
+    /// True when there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.deletes.is_empty()
+    }
+}
+
 /// The verdict on a request's cookie.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// The envelope alone proves the session; no store access needed.
-    Valid {
-        /// The session.
-        session: Session,
-        /// A re-signed envelope to send when the old one was signed by a previous key.
-        set_cookie: Option<String>,
-    },
-    /// The envelope is authentic but must be checked against its record: read
-    /// [`Pending::storage_key`] and call [`Engine::resume`].
+    Valid(Session),
+    /// The envelope is authentic but must be judged against the store: read
+    /// [`Pending::reads`] (in parallel) and call [`Engine::resume`].
     NeedRecord(Pending),
-    /// No session; send [`Engine::clear_cookie`] unless the reason is `Missing`.
+    /// No session. [`RejectReason::clears_cookie`] says whether to delete the cookie.
     Reject(RejectReason),
 }
 
@@ -115,9 +131,14 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// The KV key of the record to read.
-    pub fn storage_key(&self) -> String {
-        self.handle.storage_key()
+    /// The keys to read, in the order [`Fetched`] takes them: the record, the user's cutoff and
+    /// the global cutoff.
+    pub fn reads(&self) -> [String; 3] {
+        [
+            self.handle.storage_key(),
+            user_cutoff_key(&self.verified.claims.user_id),
+            GLOBAL_CUTOFF_KEY.to_owned(),
+        ]
     }
 
     /// The session's handle.
@@ -136,6 +157,29 @@ impl Pending {
     }
 }
 
+/// What the host read for a [`Pending`]: each value as parsed from the store, `None` when absent.
+#[derive(Debug)]
+pub struct Fetched<'a, S: ?Sized> {
+    /// `s:<handle>`.
+    pub record: Option<&'a S>,
+    /// `c:<user hash>`.
+    pub user_cutoff: Option<&'a S>,
+    /// `r:issued_before`.
+    pub global_cutoff: Option<&'a S>,
+}
+
+impl<'a, S: ?Sized> Fetched<'a, S> {
+    /// The values read for [`Pending::reads`], in that order.
+    pub fn new(values: [Option<&'a S>; 3]) -> Self {
+        let [record, user_cutoff, global_cutoff] = values;
+        Self {
+            record,
+            user_cutoff,
+            global_cutoff,
+        }
+    }
+}
+
 /// A session continued from its record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refreshed {
@@ -143,36 +187,70 @@ pub struct Refreshed {
     pub session: Session,
     /// A new envelope, when the old one had expired or was signed by a previous key.
     pub set_cookie: Option<String>,
-    /// `last_seen_at` write-back, at most once per touch interval.
+    /// The last-seen write, at most once per touch interval; best effort.
     pub effects: Effects,
 }
 
-/// A new session (login or rotation).
+/// A new session (login, or the new half of a rotation).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issued {
     /// The session.
     pub session: Session,
     /// The `Set-Cookie` value carrying its envelope.
     pub set_cookie: String,
-    /// Its record and index entry, plus (for rotation) the old record's tombstone and index
-    /// entry removal.
+    /// Its record and index entry.
     pub effects: Effects,
-    /// For rotation, the handle that was replaced.
-    pub previous: Option<SessionHandle>,
+}
+
+/// A rotation: a new session, and the writes that end the old one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// The new session: apply its effects first.
+    pub issued: Issued,
+    /// Then these, which tombstone the old record and drop its index and last-seen keys.
+    pub retire: Effects,
+    /// The old session's handle: once `issued.effects` are written, call
+    /// [`Engine::remember_ended`] with it so this isolate refuses the old envelope.
+    pub previous: SessionHandle,
+}
+
+/// How a rotation treats the session's data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataChange {
+    /// Keep the data (a plain rotation).
+    Keep,
+    /// Replace it (an update).
+    Set(Option<SessionData>),
+}
+
+/// One of a user's sessions as listed for a devices page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    /// Its handle.
+    pub handle: String,
+    /// Login time.
+    pub created_at: u64,
+    /// Last refresh recorded (login time when none yet).
+    pub last_seen_at: u64,
+    /// End of its life.
+    pub absolute_expires_at: u64,
+    /// User-Agent summary.
+    pub user_agent: String,
 }
 
 /// The session engine: a key ring, a policy, a cookie and this isolate's revocations.
 ///
 /// ```
 /// use edge_session::{Engine, KeyRing, Policy, CookieConfig, Decision};
-/// let ring = KeyRing::parse("k1:an-example-secret-of-32-bytes-or-more")?;
-/// let mut engine = Engine::new(ring, Policy::default(), CookieConfig::default())?;
+/// let ring = KeyRing::parse("k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY")?;
+/// let engine = Engine::new(ring, Policy::default(), CookieConfig::default())?;
 /// let now = 1_700_000_000_000;
-/// let issued = engine.issue("alice", Some("Firefox"), now)?;
+/// let issued = engine.issue("alice", Some("Firefox"), None, now)?;
 /// // The browser sends back the cookie's name=value pair.
 /// let pair = issued.set_cookie.split(';').next().unwrap_or_default();
 /// match engine.validate(Some(pair), now + 1_000) {
-///     Decision::Valid { session, .. } => assert_eq!(session.user_id, "alice"),
+///     Decision::Valid(session) => assert_eq!(session.user_id, "alice"),
 ///     other => panic!("{other:?}"),
 /// }
 /// # Ok::<(), edge_session::ConfigError>(())
@@ -207,6 +285,11 @@ impl Engine {
         &self.cookie
     }
 
+    /// The key ring.
+    pub fn ring(&self) -> &KeyRing {
+        &self.ring
+    }
+
     /// This isolate's revocations.
     pub fn revocations(&self) -> &Revocations {
         &self.revocations
@@ -223,48 +306,63 @@ impl Engine {
         self.cookie.set_cookie(&value, max_age)
     }
 
-    /// Logs `user_id` in with a brand-new session ID.
+    /// Logs `user_id` in with a brand-new session ID and optional data.
     pub fn issue(
         &self,
         user_id: &str,
         user_agent: Option<&str>,
+        data: Option<SessionData>,
         now: u64,
     ) -> Result<Issued, ConfigError> {
         if !envelope::valid_user_id(user_id) {
             return Err(ConfigError::InvalidUserId);
         }
         let record = Record {
-            v: RECORD_VERSION,
+            v: STORE_VERSION,
             user_id: user_id.to_owned(),
             created_at: now,
-            last_seen_at: now,
-            idle_timeout_ms: self.policy.idle_timeout_ms,
             absolute_deadline: now.saturating_add(self.policy.absolute_timeout_ms),
+            idle_timeout_ms: self.policy.idle_timeout_ms,
             generation: 0,
-            revoked_at: None,
-            rotated_at: None,
+            data: data.map(|d| d.0),
             user_agent: user_agent.map(summarize_user_agent),
         };
-        self.start(record, None, Effects::default(), now)
+        self.start(record, now)
     }
 
     /// Draws an ID for `record` and produces its envelope, record and index writes.
-    fn start(
-        &self,
-        record: Record,
-        previous: Option<SessionHandle>,
-        mut effects: Effects,
-        now: u64,
-    ) -> Result<Issued, ConfigError> {
+    fn start(&self, record: Record, now: u64) -> Result<Issued, ConfigError> {
         let id = SessionId::generate()?;
         let handle = id.handle();
         let claims = self.claims_for(id, &record, now);
-        effects.puts.extend(record_puts(&handle, &record, now));
+        let ttl = Some(ttl_until(record.absolute_deadline, now));
+        let entry = Value::Index(IndexEntry {
+            v: STORE_VERSION,
+            created_at: record.created_at,
+            absolute_deadline: record.absolute_deadline,
+            user_agent: record.user_agent.clone().unwrap_or_default(),
+        });
+        let effects = Effects {
+            puts: vec![
+                Put {
+                    key: handle.storage_key(),
+                    value: Value::Record(record.clone()),
+                    expiration_ttl: ttl,
+                    metadata: None,
+                },
+                Put {
+                    key: handle.index_key(&record.user_id),
+                    value: entry.clone(),
+                    expiration_ttl: ttl,
+                    metadata: Some(entry),
+                },
+            ],
+            deletes: Vec::new(),
+        };
         Ok(Issued {
             set_cookie: self.seal(&claims, now),
             session: Session::from_claims(&claims, handle),
             effects,
-            previous,
         })
     }
 
@@ -282,6 +380,7 @@ impl Engine {
                 .min(absolute),
             idle_deadline: now.saturating_add(record.idle_timeout_ms).min(absolute),
             absolute_deadline: absolute,
+            data: record.data.clone(),
         }
     }
 
@@ -314,9 +413,10 @@ impl Engine {
 
     /// Judges a request's `Cookie` header at `now`.
     ///
-    /// Valid with no store access while the envelope is fresh; `NeedRecord` when it is authentic
-    /// but expired (or the policy is strict); `Reject` otherwise. Deadlines are exclusive: a
-    /// session whose deadline equals `now` has ended.
+    /// Valid with no store access while the envelope is fresh and signed by the current key;
+    /// `NeedRecord` when it is authentic but expired, signed by a previous key, or the isolate is
+    /// strict; `Reject` otherwise. Deadlines are exclusive: a session whose deadline equals `now`
+    /// has ended.
     pub fn validate(&self, cookie_header: Option<&str>, now: u64) -> Decision {
         let pending = match self.authenticate(cookie_header, now) {
             Ok(pending) => pending,
@@ -329,37 +429,51 @@ impl Engine {
         if now >= claims.idle_deadline {
             return Decision::Reject(RejectReason::ExpiredIdle);
         }
-        if self.policy.strict || now >= claims.expires_at {
+        if self.policy.strict
+            || self.revocations.strict(now)
+            || now >= claims.expires_at
+            || pending.verified.key_id != self.ring.current_id()
+        {
             return Decision::NeedRecord(pending);
         }
-        let set_cookie =
-            (pending.verified.key_id != self.ring.current_id()).then(|| self.seal(claims, now));
-        Decision::Valid {
-            session: pending.session(),
-            set_cookie,
-        }
+        Decision::Valid(pending.session())
     }
 
-    /// Checks `record_json` (the stored record, `None` when absent) against `pending`.
-    fn check_record(
-        &self,
+    /// A stored cutoff, refused when unreadable or later than now plus the clock skew.
+    fn cutoff<S: Source + ?Sized>(&self, value: Option<&S>, now: u64) -> Result<u64, RejectReason> {
+        let Some(value) = value else { return Ok(0) };
+        let cutoff = Cutoff::decode(value)?;
+        if cutoff.before > now.saturating_add(self.policy.clock_skew_ms) {
+            return Err(RejectReason::CorruptCutoff);
+        }
+        Ok(cutoff.before)
+    }
+
+    /// Judges `pending` against what the store holds; the record is the authority.
+    fn judge<S: Source + ?Sized>(
+        &mut self,
         pending: &Pending,
-        record_json: Option<&str>,
+        fetched: &Fetched<'_, S>,
         now: u64,
     ) -> Result<Record, RejectReason> {
-        let record = Record::from_json(record_json.ok_or(RejectReason::SessionNotFound)?)?;
+        let global = self.cutoff(fetched.global_cutoff, now)?;
+        self.revocations.revoke_issued_before(global);
+        let user_cutoff = self.cutoff(fetched.user_cutoff, now)?;
+        let record =
+            match RecordState::decode(fetched.record.ok_or(RejectReason::SessionNotFound)?)? {
+                RecordState::Live(record) => record,
+                RecordState::Ended(tombstone) => return Err(tombstone.ended.reason()),
+            };
         let claims = &pending.verified.claims;
         if record.user_id != claims.user_id
             || record.created_at != claims.created_at
             || record.generation != claims.generation
             || record.absolute_deadline != claims.absolute_deadline
+            || record.data != claims.data
         {
             return Err(RejectReason::RecordMismatch);
         }
-        if record.rotated_at.is_some() {
-            return Err(RejectReason::Rotated);
-        }
-        if record.revoked_at.is_some() {
+        if record.created_at < user_cutoff {
             return Err(RejectReason::Revoked);
         }
         if let Some(reason) =
@@ -371,156 +485,335 @@ impl Engine {
         if now >= record.absolute_deadline {
             return Err(RejectReason::ExpiredAbsolute);
         }
-        // The envelope's signing time proves activity the throttled record may not show yet.
-        let last_activity = record.last_seen_at.max(claims.issued_at);
-        if now >= last_activity.saturating_add(record.idle_timeout_ms) {
+        // Idle is judged from the envelope's signing time: signed proof of the last refresh.
+        if now >= claims.issued_at.saturating_add(record.idle_timeout_ms) {
             return Err(RejectReason::ExpiredIdle);
         }
         Ok(record)
     }
 
-    /// Continues a `NeedRecord` session from its record: re-checks revocation and deadlines
-    /// against the record (the authority), signs a new envelope when needed, and asks for a
-    /// `last_seen_at` write at most once per touch interval.
-    pub fn resume(
-        &self,
+    /// Continues a `NeedRecord` session from what the store holds: re-checks revocation and
+    /// deadlines against the record and both cutoffs, signs a new envelope when the old one
+    /// expired or was signed by a previous key, and asks for a last-seen write at most once per
+    /// touch interval. It never writes the record, its index entry or a cutoff.
+    pub fn resume<S: Source + ?Sized>(
+        &mut self,
         pending: &Pending,
-        record_json: Option<&str>,
+        fetched: &Fetched<'_, S>,
         now: u64,
     ) -> Result<Refreshed, RejectReason> {
-        let mut record = self.check_record(pending, record_json, now)?;
+        let record = self.judge(pending, fetched, now)?;
         let claims = &pending.verified.claims;
-        let mut effects = Effects::default();
-        if now.saturating_sub(record.last_seen_at) >= self.policy.touch_interval_ms {
-            record.last_seen_at = now;
-            effects
-                .puts
-                .extend(record_puts(&pending.handle, &record, now));
-        }
         let stale = now >= claims.expires_at || pending.verified.key_id != self.ring.current_id();
-        let (session, set_cookie) = if stale {
-            let fresh = self.claims_for(claims.session_id.clone(), &record, now);
-            let cookie = self.seal(&fresh, now);
-            (
-                Session::from_claims(&fresh, pending.handle.clone()),
-                Some(cookie),
-            )
-        } else {
-            let mut session = pending.session();
-            let last_activity = record.last_seen_at.max(claims.issued_at);
-            session.idle_expires_at = last_activity
-                .saturating_add(record.idle_timeout_ms)
-                .min(record.absolute_deadline);
-            (session, None)
-        };
+        if !stale {
+            return Ok(Refreshed {
+                session: pending.session(),
+                set_cookie: None,
+                effects: Effects::default(),
+            });
+        }
+        let fresh = self.claims_for(claims.session_id.clone(), &record, now);
+        let mut effects = Effects::default();
+        let interval = self.policy.touch_interval_ms.max(1_000);
+        if now / interval != claims.issued_at / interval {
+            let touch = Value::Touch(Touch {
+                v: STORE_VERSION,
+                last_seen_at: now,
+            });
+            effects.puts.push(Put {
+                key: pending.handle.touch_key(&record.user_id),
+                value: touch.clone(),
+                expiration_ttl: Some(ttl_until(record.absolute_deadline, now)),
+                metadata: Some(touch),
+            });
+        }
         Ok(Refreshed {
-            session,
-            set_cookie,
+            set_cookie: Some(self.seal(&fresh, now)),
+            session: Session::from_claims(&fresh, pending.handle.clone()),
             effects,
         })
     }
 
-    /// Gives a session a new ID (login completion, privilege change). The record is checked as
-    /// in [`resume`](Self::resume); the new session keeps the user, creation time and absolute
-    /// deadline (rotation never extends a session's life); the old record becomes a `rotated`
-    /// tombstone, and this isolate refuses the old envelope at once.
-    pub fn rotate(
+    /// Gives a session a new ID (login completion, privilege change), optionally with new data.
+    /// The store is judged as in [`resume`](Self::resume); the new session keeps the user,
+    /// creation time and absolute deadline (rotation never extends a session's life).
+    ///
+    /// Nothing changes in memory here: write `issued.effects`, then call
+    /// [`remember_ended`](Self::remember_ended) for the old handle and write `retire`.
+    pub fn rotate<S: Source + ?Sized>(
         &mut self,
         pending: &Pending,
-        record_json: Option<&str>,
+        fetched: &Fetched<'_, S>,
+        change: DataChange,
         now: u64,
-    ) -> Result<Issued, RejectReason> {
-        let old = self.check_record(pending, record_json, now)?;
+    ) -> Result<Rotation, RejectReason> {
+        let old = self.judge(pending, fetched, now)?;
         let mut record = old.clone();
         record.generation = record.generation.saturating_add(1);
-        record.last_seen_at = now;
-        let mut tombstone = old;
-        tombstone.rotated_at = Some(now);
-        let mut effects = Effects::default();
-        effects.puts.push(Put {
-            key: pending.handle.storage_key(),
-            value: tombstone.to_json(),
-            ttl_secs: ttl_until(self.forget_after(now), now),
-            metadata: None,
-        });
-        effects
-            .deletes
-            .push(pending.handle.index_key(&record.user_id));
+        if let DataChange::Set(data) = change {
+            record.data = data.map(|d| d.0);
+        }
         let issued = self
-            .start(record, Some(pending.handle.clone()), effects, now)
+            .start(record, now)
             .map_err(|_| RejectReason::StoreUnavailable)?;
-        self.revocations.revoke_session(
-            pending.handle.clone(),
-            RejectReason::Rotated,
-            self.forget_after(now),
-            now,
-        );
-        Ok(issued)
+        Ok(Rotation {
+            issued,
+            retire: self.ending(
+                &pending.handle,
+                &old.user_id,
+                old.absolute_deadline,
+                Ended::Rotated,
+                now,
+            ),
+            previous: pending.handle.clone(),
+        })
+    }
+
+    /// The writes that end a session: its record becomes a tombstone (kept until the session's
+    /// own absolute deadline, so no envelope can outlive it), its index and last-seen keys go.
+    fn ending(
+        &self,
+        handle: &SessionHandle,
+        user_id: &str,
+        absolute_deadline: u64,
+        ended: Ended,
+        now: u64,
+    ) -> Effects {
+        Effects {
+            puts: vec![Put {
+                key: handle.storage_key(),
+                value: Value::Tombstone(Tombstone {
+                    v: STORE_VERSION,
+                    ended,
+                    at: now,
+                }),
+                expiration_ttl: Some(ttl_until(absolute_deadline, now)),
+                metadata: None,
+            }],
+            deletes: vec![handle.index_key(user_id), handle.touch_key(user_id)],
+        }
     }
 
     /// How long a revoked handle must be refused in memory: until any envelope signed before
-    /// now has expired and KV has propagated the deletion.
+    /// now has expired, allowing for clock skew.
     fn forget_after(&self, now: u64) -> u64 {
         now.saturating_add(self.policy.envelope_ttl_ms)
             .saturating_add(self.policy.clock_skew_ms)
-            .saturating_add(KV_PROPAGATION_MS)
     }
 
-    /// Logs a session out: its record and index entry are to be deleted, and this isolate refuses
-    /// its envelope at once.
-    pub fn destroy(&mut self, pending: &Pending, now: u64) -> Effects {
-        self.forget_session(&pending.handle, pending.user_id(), now)
+    /// Makes this isolate refuse `handle` at once. Returns true when the revocation memory was
+    /// full and the isolate went strict to make room (report it).
+    pub fn remember_ended(&mut self, handle: &SessionHandle, ended: Ended, now: u64) -> bool {
+        self.revocations
+            .revoke_session(handle.clone(), ended.reason(), self.forget_after(now), now)
     }
 
-    fn forget_session(&mut self, handle: &SessionHandle, user_id: &str, now: u64) -> Effects {
-        self.revocations.revoke_session(
-            handle.clone(),
-            RejectReason::Revoked,
-            self.forget_after(now),
+    /// Logs a session out: this isolate refuses its envelope at once, and the returned writes
+    /// tombstone its record and drop its index and last-seen keys. The bool is
+    /// [`remember_ended`](Self::remember_ended)'s.
+    pub fn destroy(&mut self, pending: &Pending, now: u64) -> (Effects, bool) {
+        let claims = &pending.verified.claims;
+        let overflowed = self.remember_ended(&pending.handle, Ended::Revoked, now);
+        let effects = self.ending(
+            &pending.handle,
+            &claims.user_id,
+            claims.absolute_deadline,
+            Ended::Revoked,
             now,
         );
-        Effects {
-            puts: Vec::new(),
-            deletes: vec![handle.storage_key(), handle.index_key(user_id)],
-        }
+        (effects, overflowed)
     }
 
-    /// Revokes the session named by `handle`, whose stored record is `record_json`. With `owner`,
+    /// Revokes the session named by `handle`, whose stored record is `record`. With `owner`,
     /// only a session of that user is revoked. `None` when there is no such live session (or it
-    /// belongs to someone else); a corrupt record is treated as absent.
-    pub fn revoke_handle(
+    /// belongs to someone else); a corrupt record is treated as absent. The bool is
+    /// [`remember_ended`](Self::remember_ended)'s.
+    pub fn revoke_handle<S: Source + ?Sized>(
         &mut self,
         handle: &SessionHandle,
-        record_json: Option<&str>,
+        record: Option<&S>,
         owner: Option<&str>,
         now: u64,
-    ) -> Option<(String, Effects)> {
-        let record = Record::from_json(record_json?).ok()?;
-        if owner.is_some_and(|owner| owner != record.user_id)
-            || record.rotated_at.is_some()
-            || record.revoked_at.is_some()
-            || now >= record.absolute_deadline
-        {
+    ) -> Option<(String, Effects, bool)> {
+        let RecordState::Live(record) = RecordState::decode(record?).ok()? else {
+            return None;
+        };
+        if owner.is_some_and(|owner| owner != record.user_id) || now >= record.absolute_deadline {
             return None;
         }
-        let effects = self.forget_session(handle, &record.user_id, now);
-        Some((record.user_id, effects))
+        let overflowed = self.remember_ended(handle, Ended::Revoked, now);
+        let effects = self.ending(
+            handle,
+            &record.user_id,
+            record.absolute_deadline,
+            Ended::Revoked,
+            now,
+        );
+        Some((record.user_id, effects, overflowed))
     }
 
-    /// Refuses, in this isolate, every session of `user_id` created up to and including `now`
-    /// (a login in the same millisecond as the revocation is refused too: the safe side). The host
-    /// also deletes the records listed under [`user_index_prefix`].
-    pub fn revoke_user(&mut self, user_id: &str, now: u64) {
-        self.revocations.revoke_user(user_id, now.saturating_add(1));
+    /// Revokes every session of `user_id` created up to and including `now` (a login in the same
+    /// millisecond is refused too: the safe side). Given the stored cutoff (`c:<user hash>`),
+    /// returns the write that raises it; it never lowers it, and a corrupt one is replaced. This
+    /// isolate refuses those sessions at once; every other isolate at its next refresh. Then list
+    /// [`user_index_prefix`] and end what it returns with [`end_listed`](Self::end_listed).
+    pub fn revoke_user<S: Source + ?Sized>(
+        &mut self,
+        user_id: &str,
+        stored: Option<&S>,
+        now: u64,
+    ) -> (Effects, bool) {
+        let stored = stored
+            .and_then(|s| Cutoff::decode(s).ok())
+            .map_or(0, |c| c.before);
+        let before = stored.max(now.saturating_add(1));
+        let forget = now
+            .saturating_add(self.policy.absolute_timeout_ms)
+            .saturating_add(self.policy.clock_skew_ms);
+        let overflowed = self.revocations.revoke_user(user_id, before, forget, now);
+        let effects = Effects {
+            puts: vec![Put {
+                key: user_cutoff_key(user_id),
+                value: Value::Cutoff(Cutoff {
+                    v: STORE_VERSION,
+                    before,
+                    at: now,
+                }),
+                expiration_ttl: Some(USER_CUTOFF_TTL_SECS),
+                metadata: None,
+            }],
+            deletes: Vec::new(),
+        };
+        (effects, overflowed)
     }
 
-    /// Refuses, in this isolate, every session created before `before`.
-    pub fn revoke_issued_before(&mut self, before: u64) {
-        self.revocations.revoke_issued_before(before);
+    /// The writes that end each listed session of `user_id` (`(key name, metadata)` pairs from a
+    /// listing of [`user_index_prefix`]); names that are not index keys of this user are skipped.
+    pub fn end_listed<S: Source + ?Sized>(
+        &self,
+        user_id: &str,
+        listed: &[(&str, Option<&S>)],
+        now: u64,
+    ) -> Effects {
+        let prefix = user_index_prefix(user_id);
+        let mut effects = Effects::default();
+        for (name, metadata) in listed {
+            let Some(handle) = name
+                .strip_prefix(prefix.as_str())
+                .and_then(|h| SessionHandle::parse(h).ok())
+            else {
+                continue;
+            };
+            let deadline = metadata
+                .and_then(|m| IndexEntry::decode(m))
+                .map_or(now.saturating_add(self.policy.absolute_timeout_ms), |e| {
+                    e.absolute_deadline
+                });
+            let ending = self.ending(&handle, user_id, deadline, Ended::Revoked, now);
+            effects.puts.extend(ending.puts);
+            effects.deletes.extend(ending.deletes);
+        }
+        effects
+    }
+
+    /// Refuses a global cutoff later than now plus the clock skew.
+    pub fn check_issued_before(&self, before: u64, now: u64) -> Result<(), ConfigError> {
+        if before > now.saturating_add(self.policy.clock_skew_ms) {
+            return Err(ConfigError::InvalidTime(
+                "issuedBefore is in the future; it must be unix milliseconds no later than now",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Revokes every session created before `before`. Refuses a time later than now plus the
+    /// clock skew (a µs/ms mix-up would lock everyone out for good). Given the stored global
+    /// cutoff, returns the write: the highest of `before`, the stored value and this isolate's
+    /// own, so a write never lowers it. A corrupt stored value is replaced (the bool says so).
+    pub fn revoke_issued_before<S: Source + ?Sized>(
+        &mut self,
+        before: u64,
+        stored: Option<&S>,
+        now: u64,
+    ) -> Result<(Effects, bool), ConfigError> {
+        self.check_issued_before(before, now)?;
+        let (stored, corrupt) = match stored.map(Cutoff::decode) {
+            None => (0, false),
+            Some(Ok(c)) => (c.before, false),
+            Some(Err(_)) => (0, true),
+        };
+        let cutoff = before.max(stored).max(self.revocations.issued_before());
+        self.revocations.revoke_issued_before(cutoff);
+        let effects = Effects {
+            puts: vec![Put {
+                key: GLOBAL_CUTOFF_KEY.to_owned(),
+                value: Value::Cutoff(Cutoff {
+                    v: STORE_VERSION,
+                    before: cutoff,
+                    at: now,
+                }),
+                expiration_ttl: None,
+                metadata: None,
+            }],
+            deletes: Vec::new(),
+        };
+        Ok((effects, corrupt))
+    }
+
+    /// A user's live sessions, newest first, from a listing of [`user_index_prefix`] and one of
+    /// [`touch_prefix`] (`(key name, metadata)` pairs). Only indexed sessions appear: a
+    /// last-seen key alone (rewritten by a stale refresh after a logout) shows nothing.
+    pub fn list_sessions<S: Source + ?Sized>(
+        &self,
+        user_id: &str,
+        index: &[(&str, Option<&S>)],
+        touches: &[(&str, Option<&S>)],
+        now: u64,
+    ) -> Vec<SessionInfo> {
+        let index_prefix = user_index_prefix(user_id);
+        let touch_prefix = touch_prefix(user_id);
+        let mut sessions: Vec<SessionInfo> = index
+            .iter()
+            .filter_map(|(name, metadata)| {
+                let handle = name.strip_prefix(index_prefix.as_str())?;
+                SessionHandle::parse(handle).ok()?;
+                let entry = IndexEntry::decode((*metadata)?)?;
+                (entry.absolute_deadline > now).then(|| SessionInfo {
+                    handle: handle.to_owned(),
+                    created_at: entry.created_at,
+                    last_seen_at: entry.created_at,
+                    absolute_expires_at: entry.absolute_deadline,
+                    user_agent: entry.user_agent,
+                })
+            })
+            .collect();
+        for (name, metadata) in touches {
+            let (Some(handle), Some(touch)) = (
+                name.strip_prefix(touch_prefix.as_str()),
+                metadata.and_then(|m| Touch::decode(m)),
+            ) else {
+                continue;
+            };
+            if let Some(s) = sessions.iter_mut().find(|s| s.handle == handle) {
+                s.last_seen_at = s.last_seen_at.max(touch.last_seen_at);
+            }
+        }
+        sessions.sort_by_key(|s| core::cmp::Reverse(s.created_at));
+        sessions
     }
 
     /// The store prefix listing `user_id`'s sessions.
     pub fn user_index_prefix(&self, user_id: &str) -> String {
         user_index_prefix(user_id)
+    }
+
+    /// The store prefix listing `user_id`'s last-seen times.
+    pub fn touch_prefix(&self, user_id: &str) -> String {
+        touch_prefix(user_id)
+    }
+
+    /// The KV key of `user_id`'s revocation cutoff.
+    pub fn user_cutoff_key(&self, user_id: &str) -> String {
+        user_cutoff_key(user_id)
     }
 }

@@ -5,7 +5,7 @@
 //! ```text
 //! version u8 | kid_len u8 | kid | session_id [32] | generation u32 | created_at u64
 //! | issued_at u64 | expires_at u64 | idle_deadline u64 | absolute_deadline u64
-//! | user_len u8 | user | tag [32]
+//! | user_len u8 | user | data_len u16 | data (JSON object text, 0 bytes = none) | tag [32]
 //! ```
 //!
 //! The tag is HMAC-SHA256 under the key's envelope subkey over `name_len u8 | cookie name |`
@@ -13,16 +13,18 @@
 
 use crate::id::{SessionId, SESSION_ID_LEN};
 use crate::keys::{KeyRing, MAX_KEY_ID_LEN, TAG_LEN};
+use crate::record::{valid_data, MAX_DATA_LEN};
 use crate::{b64, RejectReason};
 
 /// The envelope format version this build writes and reads.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// Longest user id an envelope carries, in bytes.
 pub const MAX_USER_ID_LEN: usize = 128;
 
 const FIXED_BODY_LEN: usize = SESSION_ID_LEN + 4 + 8 * 5 + 1;
-const MAX_RAW_LEN: usize = 2 + MAX_KEY_ID_LEN + FIXED_BODY_LEN + MAX_USER_ID_LEN + TAG_LEN;
+const MAX_RAW_LEN: usize =
+    2 + MAX_KEY_ID_LEN + FIXED_BODY_LEN + MAX_USER_ID_LEN + 2 + MAX_DATA_LEN + TAG_LEN;
 
 /// Longest envelope text accepted; anything longer is refused before decoding.
 pub const MAX_ENVELOPE_LEN: usize = MAX_RAW_LEN.div_ceil(3) * 4;
@@ -46,6 +48,8 @@ pub struct Claims {
     pub idle_deadline: u64,
     /// When the session ends regardless.
     pub absolute_deadline: u64,
+    /// Application data (JSON object text), signed but readable by the cookie's holder.
+    pub data: Option<String>,
 }
 
 /// An envelope whose tag verified.
@@ -70,7 +74,11 @@ pub fn seal(ring: &KeyRing, cookie_name: &str, claims: &Claims) -> String {
     let key = ring.current();
     let user = claims.user_id.as_bytes();
     let user = user.get(..MAX_USER_ID_LEN).unwrap_or(user);
-    let mut raw = Vec::with_capacity(2 + key.id.len() + FIXED_BODY_LEN + user.len() + TAG_LEN);
+    let data = claims.data.as_deref().unwrap_or("").as_bytes();
+    let data = data.get(..MAX_DATA_LEN).unwrap_or(data);
+    let mut raw = Vec::with_capacity(
+        2 + key.id.len() + FIXED_BODY_LEN + user.len() + 2 + data.len() + TAG_LEN,
+    );
     raw.push(VERSION);
     raw.push(key.id.len() as u8);
     raw.extend_from_slice(key.id.as_bytes());
@@ -87,6 +95,8 @@ pub fn seal(ring: &KeyRing, cookie_name: &str, claims: &Claims) -> String {
     }
     raw.push(user.len() as u8);
     raw.extend_from_slice(user);
+    raw.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    raw.extend_from_slice(data);
     let name = cookie_name.as_bytes();
     let tag = key
         .envelope
@@ -149,8 +159,13 @@ pub fn open(ring: &KeyRing, cookie_name: &str, value: &str) -> Result<Verified, 
     let header_len = 2 + kid_len;
     let user_len_at = header_len + FIXED_BODY_LEN - 1;
     let user_len = usize::from(*raw.get(user_len_at).ok_or(RejectReason::Malformed)?);
-    let signed_len = user_len_at + 1 + user_len;
-    if user_len == 0 || raw.len() != signed_len + TAG_LEN {
+    let data_len_at = user_len_at + 1 + user_len;
+    let data_len = match raw.get(data_len_at..data_len_at + 2) {
+        Some(&[hi, lo]) => usize::from(u16::from_be_bytes([hi, lo])),
+        _ => return Err(RejectReason::Malformed),
+    };
+    let signed_len = data_len_at + 2 + data_len;
+    if user_len == 0 || data_len > MAX_DATA_LEN || raw.len() != signed_len + TAG_LEN {
         return Err(RejectReason::Malformed);
     }
     let (signed, tag) = raw.split_at(signed_len);
@@ -176,6 +191,18 @@ pub fn open(ring: &KeyRing, cookie_name: &str, value: &str) -> Result<Verified, 
     if !valid_user_id(&user_id) {
         return Err(RejectReason::Malformed);
     }
+    let data_len = usize::from(u16::from_be_bytes(r.array()?));
+    let data = match data_len {
+        0 => None,
+        _ => Some(
+            core::str::from_utf8(r.take(data_len)?)
+                .map_err(|_| RejectReason::Malformed)?
+                .to_owned(),
+        ),
+    };
+    if data.as_deref().is_some_and(|d| !valid_data(d)) {
+        return Err(RejectReason::Malformed);
+    }
     Ok(Verified {
         key_id: key.id.clone(),
         claims: Claims {
@@ -187,6 +214,7 @@ pub fn open(ring: &KeyRing, cookie_name: &str, value: &str) -> Result<Verified, 
             expires_at,
             idle_deadline,
             absolute_deadline,
+            data,
         },
     })
 }

@@ -43,11 +43,14 @@ pub enum RejectReason {
     RecordVersion,
     /// The session store failed or timed out; sessions fail closed.
     StoreUnavailable,
+    /// A stored revocation cutoff is unreadable or lies in the future; sessions fail closed
+    /// until an operator repairs it.
+    CorruptCutoff,
 }
 
 impl RejectReason {
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [RejectReason; 17] = [
+    pub const ALL: [RejectReason; 18] = [
         Self::Missing,
         Self::Malformed,
         Self::HeaderTooLarge,
@@ -65,6 +68,7 @@ impl RejectReason {
         Self::CorruptRecord,
         Self::RecordVersion,
         Self::StoreUnavailable,
+        Self::CorruptCutoff,
     ];
 
     /// The stable snake_case code, as used in logs and by the JS API.
@@ -87,7 +91,18 @@ impl RejectReason {
             Self::CorruptRecord => "corrupt_record",
             Self::RecordVersion => "record_version",
             Self::StoreUnavailable => "store_unavailable",
+            Self::CorruptCutoff => "corrupt_cutoff",
         }
+    }
+
+    /// Whether a refusal for this reason deletes the cookie. A missing cookie has nothing to
+    /// delete; a store that failed or holds a corrupt cutoff says nothing against the session,
+    /// so its cookie is kept for when the store is back (a KV blip is not a logout).
+    pub const fn clears_cookie(self) -> bool {
+        !matches!(
+            self,
+            Self::Missing | Self::StoreUnavailable | Self::CorruptCutoff
+        )
     }
 
     /// Parses a code back into a reason.
@@ -102,6 +117,8 @@ impl fmt::Display for RejectReason {
     }
 }
 
+const MAKE_SECRET: &str = "Make one with: node -e \"console.log(require('node:crypto').randomBytes(32).toString('base64url'))\"";
+
 /// A configuration or argument the library refuses, with the reason in words.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +130,8 @@ pub enum ConfigError {
         /// How long the secret was, in bytes.
         len: usize,
     },
+    /// A secret is not base64url (no padding) text.
+    SecretNotBase64url(String),
     /// A key id is empty, too long, or has characters outside `[A-Za-z0-9_-]`.
     InvalidKeyId(String),
     /// The same key id appears twice in the ring.
@@ -127,6 +146,12 @@ pub enum ConfigError {
     InvalidUserId,
     /// A session handle is not the canonical form of a SHA-256 digest.
     InvalidHandle,
+    /// Session data is not a JSON object of at most 1024 bytes.
+    InvalidData(&'static str),
+    /// A revocation time is not a unix time in milliseconds up to now plus the clock skew.
+    InvalidTime(&'static str),
+    /// An option is unknown or has the wrong type.
+    InvalidOption(String),
     /// The platform random source failed.
     Random,
 }
@@ -136,7 +161,11 @@ impl fmt::Display for ConfigError {
         match self {
             Self::SecretTooShort { key_id, len } => write!(
                 f,
-                "secret for key {key_id:?} is {len} bytes; at least 32 bytes of random data are required"
+                "secret for key {key_id:?} decodes to {len} bytes; it must be the base64url encoding of at least 32 random bytes. {MAKE_SECRET}"
+            ),
+            Self::SecretNotBase64url(key_id) => write!(
+                f,
+                "secret for key {key_id:?} is not base64url text (A-Z a-z 0-9 - _, no padding); it must be the base64url encoding of at least 32 random bytes. {MAKE_SECRET}"
             ),
             Self::InvalidKeyId(id) => {
                 write!(f, "key id {id:?} must be 1-16 characters of [A-Za-z0-9_-]")
@@ -149,6 +178,9 @@ impl fmt::Display for ConfigError {
                 "user id must be 1-128 bytes of UTF-8 without control characters",
             ),
             Self::InvalidHandle => f.write_str("not a session handle"),
+            Self::InvalidData(why) => write!(f, "invalid session data: {why}"),
+            Self::InvalidTime(why) => write!(f, "invalid time: {why}"),
+            Self::InvalidOption(why) => write!(f, "invalid options: {why}"),
             Self::Random => f.write_str("the platform random number generator failed"),
         }
     }
@@ -161,6 +193,7 @@ impl ConfigError {
     pub const fn code(&self) -> &'static str {
         match self {
             Self::SecretTooShort { .. } => "secret_too_short",
+            Self::SecretNotBase64url(_) => "secret_not_base64url",
             Self::InvalidKeyId(_) => "invalid_key_id",
             Self::DuplicateKeyId(_) => "duplicate_key_id",
             Self::InvalidKeyRing(_) => "invalid_key_ring",
@@ -168,6 +201,9 @@ impl ConfigError {
             Self::InvalidCookie(_) => "invalid_cookie",
             Self::InvalidUserId => "invalid_user_id",
             Self::InvalidHandle => "invalid_handle",
+            Self::InvalidData(_) => "invalid_data",
+            Self::InvalidTime(_) => "invalid_time",
+            Self::InvalidOption(_) => "invalid_options",
             Self::Random => "random_failed",
         }
     }

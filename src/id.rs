@@ -63,7 +63,8 @@ impl fmt::Debug for SessionId {
 ///
 /// Safe to store, log and show to the session's owner (a devices page): it cannot be turned back
 /// into the ID and is useless without a signed envelope.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
 pub struct SessionHandle(String);
 
 /// Length of a handle in characters.
@@ -96,6 +97,11 @@ impl SessionHandle {
     pub fn index_key(&self, user_id: &str) -> String {
         format!("{}{}", user_index_prefix(user_id), self.0)
     }
+
+    /// The KV key of this session's last-seen time: `t:<user hash>:<handle>`.
+    pub fn touch_key(&self, user_id: &str) -> String {
+        format!("{}{}", touch_prefix(user_id), self.0)
+    }
 }
 
 impl fmt::Display for SessionHandle {
@@ -110,15 +116,34 @@ pub const RECORD_PREFIX: &str = "s:";
 /// Prefix of user index keys in the store.
 pub const USER_INDEX_PREFIX: &str = "u:";
 
+/// Prefix of last-seen keys in the store.
+pub const TOUCH_PREFIX: &str = "t:";
+
+/// Prefix of per-user revocation cutoffs in the store.
+pub const USER_CUTOFF_PREFIX: &str = "c:";
+
+/// The KV key of the global revocation cutoff.
+pub const GLOBAL_CUTOFF_KEY: &str = "r:issued_before";
+
+/// base64url(SHA-256(user id)): user ids (often e-mail addresses) never sit in key names, and
+/// one user's prefix is never a prefix of another's (`alice` vs `alice:x`).
+fn user_hash(user_id: &str) -> String {
+    b64::encode(&Sha256::digest(user_id.as_bytes()))
+}
+
 /// The store prefix under which a user's sessions are indexed: `u:<base64url(SHA-256(user))>:`.
-///
-/// The user id is hashed so that one user's prefix can never be a prefix of another's (`alice`
-/// vs `alice:x`) and so that user ids (often e-mail addresses) do not sit in key names.
 pub fn user_index_prefix(user_id: &str) -> String {
-    format!(
-        "{USER_INDEX_PREFIX}{}:",
-        b64::encode(&Sha256::digest(user_id.as_bytes()))
-    )
+    format!("{USER_INDEX_PREFIX}{}:", user_hash(user_id))
+}
+
+/// The store prefix under which a user's last-seen times live: `t:<user hash>:`.
+pub fn touch_prefix(user_id: &str) -> String {
+    format!("{TOUCH_PREFIX}{}:", user_hash(user_id))
+}
+
+/// The KV key of a user's revocation cutoff: `c:<user hash>`.
+pub fn user_cutoff_key(user_id: &str) -> String {
+    format!("{USER_CUTOFF_PREFIX}{}", user_hash(user_id))
 }
 
 #[cfg(test)]

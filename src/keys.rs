@@ -5,7 +5,7 @@ use core::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::ConfigError;
+use crate::{b64, ConfigError};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -83,15 +83,18 @@ pub(crate) struct Key {
 
 /// The signing keys: the first (current) signs new envelopes, every key verifies.
 ///
-/// Rotation: put a new key first and keep the old one behind it for at least one envelope
-/// lifetime; envelopes signed with the old key are re-signed with the new one as they are used.
+/// Planned rotation: put a new key first and keep the old one behind it for at least the idle
+/// timeout plus clock skew; an envelope signed with the old key is re-signed with the new one
+/// after its record has been read. Emergency rotation: drop the old key at once; its envelopes
+/// are refused with `unknown_key`.
 ///
 /// ```
 /// use edge_session::KeyRing;
-/// let ring = KeyRing::parse("k2:0123456789abcdef0123456789abcdef,k1:fedcba9876543210fedcba9876543210")?;
+/// let ring = KeyRing::parse("k2:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY,k1:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA")?;
 /// assert_eq!(ring.current_id(), "k2");
 /// assert_eq!(ring.ids().collect::<Vec<_>>(), ["k2", "k1"]);
-/// assert!(KeyRing::parse("k1:short").is_err());
+/// assert!(KeyRing::parse("k1:c2hvcnQ").is_err()); // 5 bytes
+/// assert!(KeyRing::parse("k1:not base64url!").is_err());
 /// # Ok::<(), edge_session::ConfigError>(())
 /// ```
 #[derive(Clone)]
@@ -143,9 +146,9 @@ impl KeyRing {
         })
     }
 
-    /// Parses `"id:secret,id:secret"` (the first is current). Secrets are taken as their UTF-8
-    /// bytes, so a 43-character base64url string of 32 random bytes qualifies; surrounding
-    /// whitespace around entries is ignored.
+    /// Parses `"id:secret,id:secret"` (the first is current). Each secret is the base64url
+    /// encoding (no padding) of at least 32 random bytes; it is decoded and the decoded length
+    /// checked. Surrounding whitespace around entries is ignored.
     pub fn parse(spec: &str) -> Result<Self, ConfigError> {
         let mut pairs = Vec::new();
         for entry in spec.split(',') {
@@ -156,7 +159,9 @@ impl KeyRing {
             let (id, secret) = entry
                 .split_once(':')
                 .ok_or(ConfigError::InvalidKeyRing("entries must be id:secret"))?;
-            pairs.push((id.to_owned(), secret.as_bytes().to_vec()));
+            let bytes = b64::decode(secret.trim())
+                .ok_or_else(|| ConfigError::SecretNotBase64url(id.to_owned()))?;
+            pairs.push((id.to_owned(), bytes));
         }
         Self::new(pairs)
     }
@@ -199,7 +204,7 @@ mod tests {
 
     #[test]
     fn refuses_short_secrets_and_bad_ids() {
-        let s = "x".repeat(31);
+        let s = b64::encode(&[7u8; 31]);
         assert_eq!(
             KeyRing::parse(&format!("k1:{s}")).err(),
             Some(ConfigError::SecretTooShort {
@@ -207,7 +212,16 @@ mod tests {
                 len: 31
             })
         );
-        let s = "x".repeat(32);
+        // 43 characters that are not the encoding of 32 bytes: counted by bytes, not characters.
+        assert!(matches!(
+            KeyRing::parse(&format!("k1:{}", "x".repeat(43))),
+            Err(ConfigError::SecretNotBase64url(_))
+        ));
+        assert!(matches!(
+            KeyRing::parse(&format!("k1:{}=", b64::encode(&[7u8; 32]))),
+            Err(ConfigError::SecretNotBase64url(_))
+        ));
+        let s = b64::encode(&[7u8; 32]);
         assert!(KeyRing::parse(&format!("k1:{s}")).is_ok());
         assert!(matches!(
             KeyRing::parse(&format!("k 1:{s}")),
@@ -229,10 +243,11 @@ mod tests {
 
     #[test]
     fn debug_redacts() {
-        let secret = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t";
+        let secret = b64::encode(b"s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t");
         let ring = KeyRing::parse(&format!("k1:{secret}")).ok();
+        assert!(ring.is_some());
         let text = format!("{ring:?}");
-        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(!text.contains(&secret[..8]), "{text}");
         assert!(text.contains("k1"));
         assert_eq!(format!("{:?}", Signer::new(b"k")), "Signer(<redacted>)");
     }

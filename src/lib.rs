@@ -48,6 +48,7 @@ pub mod envelope;
 mod error;
 mod id;
 mod keys;
+mod options;
 mod policy;
 mod record;
 mod revocation;
@@ -57,13 +58,21 @@ mod wasm;
 // The public interface.
 pub use cookie::{find_cookie, CookieConfig, SameSite, MAX_COOKIE_HEADER_LEN};
 pub use engine::{
-    Decision, Effects, Engine, Issued, Pending, Put, Refreshed, Session, KV_PROPAGATION_MS,
+    DataChange, Decision, Effects, Engine, Fetched, Issued, Pending, Put, Refreshed, Rotation,
+    Session, SessionData, SessionInfo, KV_PROPAGATION_MS,
 };
 pub use error::{ConfigError, RejectReason};
-pub use id::{user_index_prefix, SessionHandle, SessionId, HANDLE_LEN, SESSION_ID_LEN};
+pub use id::{
+    touch_prefix, user_cutoff_key, user_index_prefix, SessionHandle, SessionId, GLOBAL_CUTOFF_KEY,
+    HANDLE_LEN, SESSION_ID_LEN,
+};
 pub use keys::{KeyRing, Signer, MIN_SECRET_LEN, TAG_LEN};
+pub use options::{Options, Settings};
 pub use policy::Policy;
-pub use record::{IndexEntry, Record, MIN_KV_TTL_SECS, RECORD_VERSION};
+pub use record::{
+    Cutoff, Ended, IndexEntry, Record, RecordState, Source, Tombstone, Touch, Value, MAX_DATA_LEN,
+    MIN_KV_TTL_SECS, STORE_VERSION,
+};
 pub use revocation::Revocations;
 
 /// Base64url without padding, strict and canonical, as used for envelopes and handles.

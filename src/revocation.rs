@@ -4,8 +4,7 @@ use std::collections::HashMap;
 
 use crate::{RejectReason, SessionHandle};
 
-/// Most individually revoked sessions remembered at once; older entries are dropped first
-/// (their records are gone, so a dropped entry only loses the fast-path shortcut).
+/// Most individually revoked sessions remembered at once.
 pub const MAX_REVOKED_SESSIONS: usize = 10_000;
 
 /// Most revoked users remembered at once.
@@ -13,55 +12,73 @@ pub const MAX_REVOKED_USERS: usize = 10_000;
 
 /// In-memory revocation state of one isolate.
 ///
-/// Sessions are remembered until every envelope that could name them has expired and KV has had
-/// time to propagate the deleted record; users and the global cutoff are remembered for good.
+/// Each entry is kept until every envelope it could refuse has expired. The memory is bounded
+/// but never forgets silently: when an entry must be dropped to make room before its time, the
+/// isolate goes strict (every request reads its record) until that entry would have expired.
 #[derive(Clone, Debug, Default)]
 pub struct Revocations {
     sessions: HashMap<SessionHandle, (RejectReason, u64)>,
-    users: HashMap<String, u64>,
+    users: HashMap<String, (u64, u64)>,
     issued_before: u64,
+    strict_until: u64,
+}
+
+/// Drops the entry of `map` that expires first, returning when it would have expired.
+fn evict_earliest<K: Clone + Eq + core::hash::Hash, V>(
+    map: &mut HashMap<K, V>,
+    until: impl Fn(&V) -> u64,
+) -> u64 {
+    let oldest = map
+        .iter()
+        .min_by_key(|(_, v)| until(v))
+        .map(|(k, v)| (k.clone(), until(v)));
+    match oldest {
+        Some((key, at)) => {
+            map.remove(&key);
+            at
+        }
+        None => 0,
+    }
 }
 
 impl Revocations {
     /// Refuses `handle` until `forget_after` (unix ms) with `reason` (revoked or rotated).
+    /// Returns true when the memory was full and the isolate went strict to make room.
     pub fn revoke_session(
         &mut self,
         handle: SessionHandle,
         reason: RejectReason,
         forget_after: u64,
         now: u64,
-    ) {
-        if self.sessions.len() >= MAX_REVOKED_SESSIONS {
+    ) -> bool {
+        let mut overflowed = false;
+        if self.sessions.len() >= MAX_REVOKED_SESSIONS && !self.sessions.contains_key(&handle) {
             self.sessions.retain(|_, (_, until)| *until > now);
-        }
-        if self.sessions.len() >= MAX_REVOKED_SESSIONS {
-            let oldest = self
-                .sessions
-                .iter()
-                .min_by_key(|(_, (_, until))| *until)
-                .map(|(h, _)| h.clone());
-            if let Some(oldest) = oldest {
-                self.sessions.remove(&oldest);
+            if self.sessions.len() >= MAX_REVOKED_SESSIONS {
+                let until = evict_earliest(&mut self.sessions, |(_, until)| *until);
+                self.strict_until = self.strict_until.max(until);
+                overflowed = true;
             }
         }
         self.sessions.insert(handle, (reason, forget_after));
+        overflowed
     }
 
-    /// Refuses every session of `user_id` created before `before`.
-    pub fn revoke_user(&mut self, user_id: &str, before: u64) {
+    /// Refuses every session of `user_id` created before `before`, until `forget_after`.
+    /// Returns true when the memory was full and the isolate went strict to make room.
+    pub fn revoke_user(&mut self, user_id: &str, before: u64, forget_after: u64, now: u64) -> bool {
+        let mut overflowed = false;
         if self.users.len() >= MAX_REVOKED_USERS && !self.users.contains_key(user_id) {
-            // The records are deleted too; losing the oldest entry only loses the fast path.
-            let oldest = self
-                .users
-                .iter()
-                .min_by_key(|(_, t)| **t)
-                .map(|(u, _)| u.clone());
-            if let Some(oldest) = oldest {
-                self.users.remove(&oldest);
+            self.users.retain(|_, (_, until)| *until > now);
+            if self.users.len() >= MAX_REVOKED_USERS {
+                let until = evict_earliest(&mut self.users, |(_, until)| *until);
+                self.strict_until = self.strict_until.max(until);
+                overflowed = true;
             }
         }
-        let entry = self.users.entry(user_id.to_owned()).or_insert(0);
-        *entry = (*entry).max(before);
+        let entry = self.users.entry(user_id.to_owned()).or_insert((0, 0));
+        *entry = (entry.0.max(before), entry.1.max(forget_after));
+        overflowed
     }
 
     /// Refuses every session created before `before` (never moves the cutoff back).
@@ -72,6 +89,16 @@ impl Revocations {
     /// The global cutoff: sessions created before it are refused.
     pub fn issued_before(&self) -> u64 {
         self.issued_before
+    }
+
+    /// Whether an entry was dropped before its time, so every request must read its record.
+    pub fn strict(&self, now: u64) -> bool {
+        now < self.strict_until
+    }
+
+    /// How many sessions and users are remembered.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.sessions.len(), self.users.len())
     }
 
     /// Why a session is refused, if it is.
@@ -88,7 +115,7 @@ impl Revocations {
         if self
             .users
             .get(user_id)
-            .is_some_and(|before| created_at < *before)
+            .is_some_and(|(before, _)| created_at < *before)
         {
             return Some(RejectReason::Revoked);
         }
@@ -114,7 +141,7 @@ mod tests {
         assert_eq!(r.check(&h1, "a", 10, 99), Some(RejectReason::Rotated));
         assert_eq!(r.check(&h1, "a", 10, 100), None);
         assert_eq!(r.check(&h2, "a", 10, 0), None);
-        r.revoke_user("a", 20);
+        r.revoke_user("a", 20, 1_000, 0);
         assert_eq!(r.check(&h2, "a", 19, 0), Some(RejectReason::Revoked));
         assert_eq!(r.check(&h2, "a", 20, 0), None);
         assert_eq!(r.check(&h2, "b", 19, 0), None);
@@ -126,18 +153,29 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_bounded() {
+    fn full_memory_goes_strict_instead_of_forgetting() {
         let mut r = Revocations::default();
-        for i in 0..(MAX_REVOKED_SESSIONS as u64 + 10) {
+        let handle = |i: u64| {
             let mut bytes = [0u8; 32];
             bytes[..8].copy_from_slice(&i.to_be_bytes());
-            r.revoke_session(
-                SessionId::from_bytes(bytes).handle(),
-                RejectReason::Revoked,
-                1_000 + i,
-                0,
-            );
+            SessionId::from_bytes(bytes).handle()
+        };
+        for i in 0..MAX_REVOKED_SESSIONS as u64 {
+            assert!(!r.revoke_session(handle(i), RejectReason::Revoked, 1_000 + i, 0));
         }
+        assert!(!r.strict(0));
+        // Full of live entries: the earliest is dropped and the isolate reads records until then.
+        assert!(r.revoke_session(handle(u64::MAX), RejectReason::Revoked, 5_000, 0));
         assert_eq!(r.sessions.len(), MAX_REVOKED_SESSIONS);
+        assert!(r.strict(999));
+        assert!(!r.strict(1_000));
+        // Once entries have aged out there is room again without going strict.
+        assert!(!r.revoke_session(handle(u64::MAX - 1), RejectReason::Revoked, 9_000, 3_000));
+        for i in 0..MAX_REVOKED_USERS as u64 {
+            assert!(!r.revoke_user(&format!("u{i}"), 10, 20_000 + i, 0));
+        }
+        assert!(r.revoke_user("one-more", 10, 30_000, 0));
+        assert!(r.strict(19_999));
+        assert_eq!(r.counts().1, MAX_REVOKED_USERS);
     }
 }

@@ -1,16 +1,26 @@
-//! JS bindings (feature `wasm`): converts between JS values and core types, nothing more.
+//! JS bindings (feature `wasm`): one call per step, plain data in and out, nothing to free.
 //!
-//! Hot-path results are read through getters (strings and numbers), not serialised objects.
-//! Options and store writes are read and built with `Reflect` directly: serde-wasm-bindgen would
-//! add more code to the module than these few fields justify.
+//! Values cross with serde-wasm-bindgen. Stored values arrive already parsed by the host
+//! (`JSON.parse`; the raw text when it is not JSON) and the core checks their shape, so the wasm
+//! build carries no JSON parser. Every decision stays in the core: this file converts and
+//! delegates.
 
-use js_sys::{Array, Object, Reflect};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::options::Options;
+use crate::record::Source;
 use crate::{
-    ConfigError, CookieConfig, Decision, Effects, Engine, KeyRing, Pending, Policy, RejectReason,
-    SameSite, Session, SessionHandle,
+    ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, Pending, Put, RejectReason,
+    Session, SessionData, SessionHandle, SessionInfo, GLOBAL_CUTOFF_KEY,
 };
+
+impl Source for JsValue {
+    fn read_as<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_wasm_bindgen::from_value(self.clone()).ok()
+    }
+}
 
 fn config_error(err: &ConfigError) -> JsValue {
     let error = js_sys::Error::new(&err.to_string());
@@ -20,299 +30,179 @@ fn config_error(err: &ConfigError) -> JsValue {
     error.into()
 }
 
-/// Unix ms from JS: NaN and negatives become 0 (the epoch), which only ever makes things expire.
+/// Unix ms from JS: NaN and negatives become 0 (the epoch), which only ever makes things expire;
+/// anything beyond 2^53 is clamped so every time stays an exact JS number.
 fn ms(value: f64) -> u64 {
+    const MAX: f64 = 9_007_199_254_740_991.0;
     if value.is_finite() && value > 0.0 {
-        value as u64
+        value.min(MAX) as u64
     } else {
         0
     }
 }
 
-/// Reads one field of the options object; `undefined` and `null` read as absent.
-fn field(options: &JsValue, name: &str) -> Option<JsValue> {
-    Reflect::get(options, &JsValue::from_str(name))
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_null())
+fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    // Our outputs are structs of strings, bools and integers below 2^53: they always convert.
+    value.serialize(&serializer).unwrap_or(JsValue::NULL)
 }
 
-fn number_field(options: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
-    match field(options, name) {
-        None => Ok(None),
-        Some(v) => match v.as_f64() {
-            Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n as u64)),
-            _ => Err(config_error(&ConfigError::InvalidTimeouts(
-                "times must be non-negative numbers",
-            ))),
-        },
-    }
+/// `null` and `undefined` (an absent key) read as `None`.
+fn present(value: &JsValue) -> Option<&JsValue> {
+    (!value.is_null() && !value.is_undefined()).then_some(value)
 }
 
-fn string_field(
-    options: &JsValue,
-    name: &str,
-    err: ConfigError,
-) -> Result<Option<String>, JsValue> {
-    match field(options, name) {
-        None => Ok(None),
-        Some(v) => v.as_string().map(Some).ok_or_else(|| config_error(&err)),
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Accepted<'a> {
+    ok: bool,
+    session: &'a Session,
+    set_cookie: Option<&'a str>,
+    refreshed: bool,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    puts: &'a [Put],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    deletes: &'a [String],
 }
 
-fn set(target: &Object, name: &str, value: &JsValue) {
-    // Defining a property on a plain new object cannot fail.
-    let _ = Reflect::set(target, &JsValue::from_str(name), value);
-}
-
-enum State {
-    Valid { session: Session, refreshed: bool },
-    Pending(Pending),
-    Rejected(RejectReason),
-    Done,
-}
-
-/// The result of an engine call: a session, an authenticated envelope awaiting its record, a
-/// rejection, or store effects alone.
-#[wasm_bindgen]
-pub struct Outcome {
-    state: State,
-    set_cookie: Option<String>,
-    effects: Effects,
-    previous: Option<String>,
-    user_id: Option<String>,
-}
-
-impl Outcome {
-    fn new(state: State) -> Self {
+impl<'a> Accepted<'a> {
+    fn new(
+        session: &'a Session,
+        set_cookie: Option<&'a str>,
+        refreshed: bool,
+        e: &'a Effects,
+    ) -> Self {
         Self {
-            state,
-            set_cookie: None,
-            effects: Effects::default(),
-            previous: None,
-            user_id: None,
+            ok: true,
+            session,
+            set_cookie,
+            refreshed,
+            puts: &e.puts,
+            deletes: &e.deletes,
         }
-    }
-
-    fn session(&self) -> Option<&Session> {
-        match &self.state {
-            State::Valid { session, .. } => Some(session),
-            _ => None,
-        }
-    }
-
-    fn time(&self, pick: fn(&Session) -> u64) -> f64 {
-        self.session().map_or(f64::NAN, |s| pick(s) as f64)
     }
 }
 
-#[wasm_bindgen]
-impl Outcome {
-    /// "valid", "need_record", "rejected" or "done".
-    #[wasm_bindgen(getter)]
-    pub fn kind(&self) -> String {
-        match self.state {
-            State::Valid { .. } => "valid",
-            State::Pending(_) => "need_record",
-            State::Rejected(_) => "rejected",
-            State::Done => "done",
-        }
-        .into()
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Refusal<'a> {
+    ok: bool,
+    reason: &'static str,
+    set_cookie: Option<String>,
+    handle: Option<&'a str>,
+}
 
-    /// The reject reason code, when rejected.
-    #[wasm_bindgen(getter)]
-    pub fn reason(&self) -> Option<String> {
-        match self.state {
-            State::Rejected(reason) => Some(reason.code().into()),
-            _ => None,
-        }
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Need<'a> {
+    need: [String; 3],
+    handle: &'a str,
+    user_id: &'a str,
+}
 
-    /// Whether the record was consulted.
-    #[wasm_bindgen(getter)]
-    pub fn refreshed(&self) -> bool {
-        matches!(
-            self.state,
-            State::Valid {
-                refreshed: true,
-                ..
-            }
-        )
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Writes<'a> {
+    ok: bool,
+    handle: Option<&'a str>,
+    user_id: Option<&'a str>,
+    puts: &'a [Put],
+    deletes: &'a [String],
+    /// The revocation memory was full: the isolate reads records until entries age out.
+    overflow: bool,
+    /// A stored value was corrupt and is being replaced.
+    corrupt: bool,
+}
 
-    /// The KV key of the record to read (need_record).
-    #[wasm_bindgen(getter, js_name = storageKey)]
-    pub fn storage_key(&self) -> Option<String> {
-        match &self.state {
-            State::Pending(p) => Some(p.storage_key()),
-            _ => None,
-        }
-    }
-
-    /// The `Set-Cookie` value to send, if any.
-    #[wasm_bindgen(getter, js_name = setCookie)]
-    pub fn set_cookie(&self) -> Option<String> {
-        self.set_cookie.clone()
-    }
-
-    /// The user (valid sessions, pending envelopes, revocations).
-    #[wasm_bindgen(getter, js_name = userId)]
-    pub fn user_id(&self) -> Option<String> {
-        match &self.state {
-            State::Valid { session, .. } => Some(session.user_id.clone()),
-            State::Pending(p) => Some(p.user_id().to_owned()),
-            _ => self.user_id.clone(),
+impl<'a> Writes<'a> {
+    fn new(e: &'a Effects) -> Self {
+        Self {
+            ok: true,
+            handle: None,
+            user_id: None,
+            puts: &e.puts,
+            deletes: &e.deletes,
+            overflow: false,
+            corrupt: false,
         }
     }
+}
 
-    /// The session's handle (valid sessions and pending envelopes).
-    #[wasm_bindgen(getter)]
-    pub fn handle(&self) -> Option<String> {
-        match &self.state {
-            State::Valid { session, .. } => Some(session.handle.to_string()),
-            State::Pending(p) => Some(p.handle().to_string()),
-            _ => None,
-        }
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rotated<'a> {
+    ok: bool,
+    session: &'a Session,
+    set_cookie: &'a str,
+    puts: &'a [Put],
+    deletes: &'a [String],
+    retire: &'a Effects,
+    previous_handle: &'a str,
+}
 
-    /// The replaced handle, after rotation.
-    #[wasm_bindgen(getter, js_name = previousHandle)]
-    pub fn previous_handle(&self) -> Option<String> {
-        self.previous.clone()
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserKeys {
+    index: String,
+    touch: String,
+    cutoff: String,
+}
 
-    /// Login time (unix ms), NaN unless valid.
-    #[wasm_bindgen(getter, js_name = createdAt)]
-    pub fn created_at(&self) -> f64 {
-        self.time(|s| s.created_at)
-    }
-
-    /// Envelope signing time (unix ms), NaN unless valid.
-    #[wasm_bindgen(getter, js_name = issuedAt)]
-    pub fn issued_at(&self) -> f64 {
-        self.time(|s| s.issued_at)
-    }
-
-    /// Envelope expiry (unix ms), NaN unless valid.
-    #[wasm_bindgen(getter, js_name = envelopeExpiresAt)]
-    pub fn envelope_expires_at(&self) -> f64 {
-        self.time(|s| s.envelope_expires_at)
-    }
-
-    /// Idle deadline (unix ms), NaN unless valid.
-    #[wasm_bindgen(getter, js_name = idleExpiresAt)]
-    pub fn idle_expires_at(&self) -> f64 {
-        self.time(|s| s.idle_expires_at)
-    }
-
-    /// Absolute deadline (unix ms), NaN unless valid.
-    #[wasm_bindgen(getter, js_name = absoluteExpiresAt)]
-    pub fn absolute_expires_at(&self) -> f64 {
-        self.time(|s| s.absolute_expires_at)
-    }
-
-    /// Rotation count, -1 unless valid.
-    #[wasm_bindgen(getter)]
-    pub fn generation(&self) -> f64 {
-        self.session().map_or(-1.0, |s| f64::from(s.generation))
-    }
-
-    /// Store writes: `[{ key, value, ttl, metadata? }]` (`metadata` is JSON text).
-    pub fn puts(&self) -> Array {
-        self.effects
-            .puts
-            .iter()
-            .map(|p| {
-                let put = Object::new();
-                set(&put, "key", &JsValue::from_str(&p.key));
-                set(&put, "value", &JsValue::from_str(&p.value));
-                set(&put, "ttl", &JsValue::from_f64(p.ttl_secs as f64));
-                if let Some(metadata) = &p.metadata {
-                    set(&put, "metadata", &JsValue::from_str(metadata));
-                }
-                JsValue::from(put)
-            })
-            .collect()
-    }
-
-    /// Store deletions: `[key]`.
-    pub fn deletes(&self) -> Array {
-        self.effects
-            .deletes
-            .iter()
-            .map(|k| JsValue::from_str(k))
-            .collect()
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    issued_before: u64,
+    revoked_sessions: usize,
+    revoked_users: usize,
+    strict: bool,
 }
 
 /// The session engine for one isolate: keys, policy, cookie and in-memory revocations.
 #[wasm_bindgen(js_name = Engine)]
 pub struct JsEngine {
     engine: Engine,
+    settings: JsValue,
 }
 
-fn rejected(reason: RejectReason) -> Outcome {
-    Outcome::new(State::Rejected(reason))
+fn fetched(values: &[JsValue]) -> Fetched<'_, JsValue> {
+    let at = |i: usize| values.get(i).and_then(present);
+    Fetched::new([at(0), at(1), at(2)])
 }
 
-fn pending_of(outcome: &Outcome) -> Option<&Pending> {
-    match &outcome.state {
-        State::Pending(p) => Some(p),
-        _ => None,
-    }
+/// A listing as `(name, metadata)` pairs: `names[i]` with `metadata[i]`.
+fn pairs<'a>(names: &'a [String], metadata: &'a [JsValue]) -> Vec<(&'a str, Option<&'a JsValue>)> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), metadata.get(i).and_then(present)))
+        .collect()
+}
+
+fn data_of(json: Option<String>) -> Result<Option<SessionData>, JsValue> {
+    json.map(|d| SessionData::new(&d))
+        .transpose()
+        .map_err(|e| config_error(&e))
 }
 
 #[wasm_bindgen(js_class = Engine)]
 impl JsEngine {
-    /// Builds an engine from `{ keys, envelopeTtlMs, idleTimeoutMs, absoluteTimeoutMs,
-    /// touchIntervalMs, clockSkewMs, strict, cookieName, secure, sameSite, path, domain }`.
-    /// Throws a `SessionConfigError` with a `reason` code for bad settings.
+    /// Builds an engine from the `SessionManager` options less `store`, `now` and `onEvent`.
+    /// Throws a `SessionConfigError` with a `reason` code for unknown or bad settings.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<JsEngine, JsValue> {
-        let o = &options;
-        let bad_keys = ConfigError::InvalidKeyRing("keys must be a string of id:secret pairs");
-        let keys =
-            string_field(o, "keys", bad_keys.clone())?.ok_or_else(|| config_error(&bad_keys))?;
-        let ring = KeyRing::parse(&keys).map_err(|e| config_error(&e))?;
-        let defaults = Policy::default();
-        let envelope = number_field(o, "envelopeTtlMs")?.unwrap_or(defaults.envelope_ttl_ms);
-        let idle = number_field(o, "idleTimeoutMs")?.unwrap_or(defaults.idle_timeout_ms);
-        let absolute =
-            number_field(o, "absoluteTimeoutMs")?.unwrap_or(defaults.absolute_timeout_ms);
-        let mut policy = Policy::new(envelope, idle, absolute).map_err(|e| config_error(&e))?;
-        if let Some(touch) = number_field(o, "touchIntervalMs")? {
-            policy.touch_interval_ms = touch;
-        }
-        if let Some(skew) = number_field(o, "clockSkewMs")? {
-            policy.clock_skew_ms = skew;
-        }
-        policy.check().map_err(|e| config_error(&e))?;
-        policy.strict = field(o, "strict").is_some_and(|v| v.is_truthy());
-        let bad_cookie = || ConfigError::InvalidCookie("cookie settings must be strings");
-        let same_site = match string_field(o, "sameSite", bad_cookie())? {
-            Some(s) => SameSite::parse(&s).map_err(|e| config_error(&e))?,
-            None => SameSite::Lax,
-        };
-        let name = string_field(o, "cookieName", bad_cookie())?;
-        let path = string_field(o, "path", bad_cookie())?;
-        let domain = string_field(o, "domain", bad_cookie())?;
-        let secure = field(o, "secure").map_or(true, |v| v.is_truthy());
-        let cookie = CookieConfig::new(
-            name.as_deref().unwrap_or("__Host-session"),
-            secure,
-            same_site,
-            path.as_deref().unwrap_or("/"),
-            domain.as_deref(),
-        )
-        .map_err(|e| config_error(&e))?;
-        let engine = Engine::new(ring, policy, cookie).map_err(|e| config_error(&e))?;
-        Ok(Self { engine })
+        let options: Options = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| config_error(&ConfigError::InvalidOption(e.to_string())))?;
+        let (engine, settings) = options.build().map_err(|e| config_error(&e))?;
+        Ok(Self {
+            engine,
+            settings: to_js(&settings),
+        })
     }
 
-    /// The cookie's full name.
-    #[wasm_bindgen(getter, js_name = cookieName)]
-    pub fn cookie_name(&self) -> String {
-        self.engine.cookie().name().to_owned()
+    /// `{ cookieName, storeTimeoutMs }`.
+    #[wasm_bindgen(getter)]
+    pub fn settings(&self) -> JsValue {
+        self.settings.clone()
     }
 
     /// The `Set-Cookie` value that deletes the session cookie.
@@ -321,153 +211,296 @@ impl JsEngine {
         self.engine.clear_cookie()
     }
 
-    /// Judges a Cookie header: valid (no store access), need_record, or rejected.
-    pub fn validate(&self, cookie_header: Option<String>, now: f64) -> Outcome {
+    fn refusal(&self, reason: RejectReason, handle: Option<&str>) -> JsValue {
+        to_js(&Refusal {
+            ok: false,
+            reason: reason.code(),
+            set_cookie: reason.clears_cookie().then(|| self.engine.clear_cookie()),
+            handle,
+        })
+    }
+
+    fn need(pending: &Pending) -> JsValue {
+        to_js(&Need {
+            need: pending.reads(),
+            handle: pending.handle().as_str(),
+            user_id: pending.user_id(),
+        })
+    }
+
+    /// Judges a Cookie header: `{ ok: true, session, ... }` (no store access), `{ need: [keys],
+    /// handle, userId }` (read those keys and call `resume`), or `{ ok: false, reason, setCookie }`.
+    pub fn validate(&self, cookie_header: Option<String>, now: f64) -> JsValue {
         match self.engine.validate(cookie_header.as_deref(), ms(now)) {
-            Decision::Valid {
-                session,
-                set_cookie,
-            } => Outcome {
-                set_cookie,
-                ..Outcome::new(State::Valid {
-                    session,
-                    refreshed: false,
-                })
-            },
-            Decision::NeedRecord(pending) => Outcome::new(State::Pending(pending)),
-            Decision::Reject(reason) => rejected(reason),
+            Decision::Valid(session) => {
+                to_js(&Accepted::new(&session, None, false, &Effects::default()))
+            }
+            Decision::NeedRecord(pending) => Self::need(&pending),
+            Decision::Reject(reason) => self.refusal(reason, None),
         }
     }
 
-    /// Verifies the envelope without judging expiry (for logout and rotation).
-    pub fn authenticate(&self, cookie_header: Option<String>, now: f64) -> Outcome {
+    /// Verifies the envelope without judging expiry (logout, rotation): `{ need, handle, userId }`
+    /// or a refusal.
+    pub fn authenticate(&self, cookie_header: Option<String>, now: f64) -> JsValue {
         match self.engine.authenticate(cookie_header.as_deref(), ms(now)) {
-            Ok(pending) => Outcome::new(State::Pending(pending)),
-            Err(reason) => rejected(reason),
+            Ok(pending) => Self::need(&pending),
+            Err(reason) => self.refusal(reason, None),
         }
     }
 
-    /// Continues a need_record outcome with the stored record (undefined when absent).
-    pub fn resume(&self, pending: &Outcome, record: Option<String>, now: f64) -> Outcome {
-        let Some(p) = pending_of(pending) else {
-            return rejected(RejectReason::Malformed);
+    /// Judges the header against the values read for `need` (parsed; `null` when absent).
+    pub fn resume(
+        &mut self,
+        cookie_header: Option<String>,
+        values: Vec<JsValue>,
+        now: f64,
+    ) -> JsValue {
+        let now = ms(now);
+        let pending = match self.engine.authenticate(cookie_header.as_deref(), now) {
+            Ok(pending) => pending,
+            Err(reason) => return self.refusal(reason, None),
         };
-        match self.engine.resume(p, record.as_deref(), ms(now)) {
-            Ok(r) => Outcome {
-                set_cookie: r.set_cookie,
-                effects: r.effects,
-                ..Outcome::new(State::Valid {
-                    session: r.session,
-                    refreshed: true,
-                })
-            },
-            Err(reason) => rejected(reason),
+        match self.engine.resume(&pending, &fetched(&values), now) {
+            Ok(r) => to_js(&Accepted::new(
+                &r.session,
+                r.set_cookie.as_deref(),
+                true,
+                &r.effects,
+            )),
+            Err(reason) => self.refusal(reason, Some(pending.handle().as_str())),
         }
     }
 
-    /// Logs a user in with a new session. Throws for an invalid user id.
+    /// Logs a user in: `{ ok, session, setCookie, puts, deletes }`. `data` is JSON object text.
+    /// Throws for an invalid user id or data.
     pub fn issue(
         &self,
         user_id: &str,
         user_agent: Option<String>,
+        data: Option<String>,
         now: f64,
-    ) -> Result<Outcome, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         let issued = self
             .engine
-            .issue(user_id, user_agent.as_deref(), ms(now))
+            .issue(user_id, user_agent.as_deref(), data_of(data)?, ms(now))
             .map_err(|e| config_error(&e))?;
-        Ok(Outcome {
-            set_cookie: Some(issued.set_cookie),
-            effects: issued.effects,
-            ..Outcome::new(State::Valid {
-                session: issued.session,
-                refreshed: false,
-            })
+        Ok(to_js(&Accepted::new(
+            &issued.session,
+            Some(&issued.set_cookie),
+            false,
+            &issued.effects,
+        )))
+    }
+
+    /// Checks session data (JSON object text of at most 1024 bytes). Throws when it is not.
+    #[wasm_bindgen(js_name = checkData)]
+    pub fn check_data(&self, data: &str) -> Result<(), JsValue> {
+        data_of(Some(data.to_owned())).map(|_| ())
+    }
+
+    /// Rotates the header's session given the values read for it; with `change`, sets its data
+    /// to `data` (JSON text, or undefined for none). Returns the new session's writes (apply
+    /// first), then `retire` (apply after `rememberEnded(previousHandle)`), or a refusal.
+    pub fn rotate(
+        &mut self,
+        cookie_header: Option<String>,
+        values: Vec<JsValue>,
+        change: bool,
+        data: Option<String>,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
+        let change = if change {
+            DataChange::Set(data_of(data)?)
+        } else {
+            DataChange::Keep
+        };
+        let now = ms(now);
+        let pending = match self.engine.authenticate(cookie_header.as_deref(), now) {
+            Ok(pending) => pending,
+            Err(reason) => return Ok(self.refusal(reason, None)),
+        };
+        Ok(
+            match self.engine.rotate(&pending, &fetched(&values), change, now) {
+                Ok(r) => to_js(&Rotated {
+                    ok: true,
+                    session: &r.issued.session,
+                    set_cookie: &r.issued.set_cookie,
+                    puts: &r.issued.effects.puts,
+                    deletes: &r.issued.effects.deletes,
+                    retire: &r.retire,
+                    previous_handle: r.previous.as_str(),
+                }),
+                Err(reason) => self.refusal(reason, Some(pending.handle().as_str())),
+            },
+        )
+    }
+
+    /// Makes this isolate refuse a rotated-away handle. Returns true when the revocation memory
+    /// was full (the isolate now reads records until entries age out).
+    #[wasm_bindgen(js_name = rememberRotated)]
+    pub fn remember_rotated(&mut self, handle: &str, now: f64) -> Result<bool, JsValue> {
+        let handle = SessionHandle::parse(handle).map_err(|e| config_error(&e))?;
+        Ok(self.engine.remember_ended(&handle, Ended::Rotated, ms(now)))
+    }
+
+    /// Logs the header's session out: this isolate refuses it at once; returns `{ ok, handle,
+    /// userId, puts, deletes, overflow }` or a refusal (nothing to log out).
+    pub fn destroy(&mut self, cookie_header: Option<String>, now: f64) -> JsValue {
+        let now = ms(now);
+        let pending = match self.engine.authenticate(cookie_header.as_deref(), now) {
+            Ok(pending) => pending,
+            Err(reason) => return self.refusal(reason, None),
+        };
+        let (effects, overflow) = self.engine.destroy(&pending, now);
+        to_js(&Writes {
+            handle: Some(pending.handle().as_str()),
+            user_id: Some(pending.user_id()),
+            overflow,
+            ..Writes::new(&effects)
         })
     }
 
-    /// Rotates an authenticated session's ID, given its stored record.
-    pub fn rotate(&mut self, pending: &Outcome, record: Option<String>, now: f64) -> Outcome {
-        let Some(p) = pending_of(pending) else {
-            return rejected(RejectReason::Malformed);
-        };
-        match self.engine.rotate(p, record.as_deref(), ms(now)) {
-            Ok(issued) => Outcome {
-                set_cookie: Some(issued.set_cookie),
-                effects: issued.effects,
-                previous: issued.previous.map(|h| h.to_string()),
-                ..Outcome::new(State::Valid {
-                    session: issued.session,
-                    refreshed: true,
-                })
-            },
-            Err(reason) => rejected(reason),
-        }
-    }
-
-    /// Logs an authenticated session out: returns the deletions to apply.
-    pub fn destroy(&mut self, pending: &Outcome, now: f64) -> Outcome {
-        let Some(p) = pending_of(pending) else {
-            return rejected(RejectReason::Malformed);
-        };
-        let effects = self.engine.destroy(p, ms(now));
-        Outcome {
-            effects,
-            user_id: Some(p.user_id().to_owned()),
-            ..Outcome::new(State::Done)
-        }
-    }
-
-    /// Revokes the session `handle` given its stored record; with `owner`, only that user's.
-    /// Returns undefined when there is no such live session. Throws for a malformed handle.
-    #[wasm_bindgen(js_name = revokeHandle)]
-    pub fn revoke_handle(
-        &mut self,
-        handle: &str,
-        record: Option<String>,
-        owner: Option<String>,
-        now: f64,
-    ) -> Result<Option<Outcome>, JsValue> {
-        let handle = SessionHandle::parse(handle).map_err(|e| config_error(&e))?;
-        Ok(self
-            .engine
-            .revoke_handle(&handle, record.as_deref(), owner.as_deref(), ms(now))
-            .map(|(user_id, effects)| Outcome {
-                effects,
-                user_id: Some(user_id),
-                ..Outcome::new(State::Done)
-            }))
-    }
-
     /// The KV key of the record named by `handle`. Throws for a malformed handle.
-    #[wasm_bindgen(js_name = storageKeyOf)]
-    pub fn storage_key_of(&self, handle: &str) -> Result<String, JsValue> {
+    #[wasm_bindgen(js_name = recordKey)]
+    pub fn record_key(&self, handle: &str) -> Result<String, JsValue> {
         SessionHandle::parse(handle)
             .map(|h| h.storage_key())
             .map_err(|e| config_error(&e))
     }
 
-    /// The store prefix under which `user_id`'s sessions are indexed.
-    #[wasm_bindgen(js_name = userIndexPrefix)]
-    pub fn user_index_prefix(&self, user_id: &str) -> String {
-        self.engine.user_index_prefix(user_id)
+    /// Revokes the session `handle` given its stored record; with `owner`, only that user's.
+    /// `undefined` when there is no such live session. Throws for a malformed handle.
+    #[wasm_bindgen(js_name = revokeHandle)]
+    pub fn revoke_handle(
+        &mut self,
+        handle: &str,
+        record: JsValue,
+        owner: Option<String>,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
+        let parsed = SessionHandle::parse(handle).map_err(|e| config_error(&e))?;
+        Ok(
+            match self
+                .engine
+                .revoke_handle(&parsed, present(&record), owner.as_deref(), ms(now))
+            {
+                Some((user_id, effects, overflow)) => to_js(&Writes {
+                    handle: Some(handle),
+                    user_id: Some(&user_id),
+                    overflow,
+                    ..Writes::new(&effects)
+                }),
+                None => JsValue::UNDEFINED,
+            },
+        )
     }
 
-    /// Refuses, in this isolate, every session of `user_id` created up to and including `now`.
+    /// The store keys of a user: `{ index, touch, cutoff }` (two list prefixes and one key).
+    #[wasm_bindgen(js_name = userKeys)]
+    pub fn user_keys(&self, user_id: &str) -> JsValue {
+        to_js(&UserKeys {
+            index: self.engine.user_index_prefix(user_id),
+            touch: self.engine.touch_prefix(user_id),
+            cutoff: self.engine.user_cutoff_key(user_id),
+        })
+    }
+
+    /// Revokes every session of `user_id` created up to now, given the stored cutoff: this
+    /// isolate at once; returns the cutoff write.
     #[wasm_bindgen(js_name = revokeUser)]
-    pub fn revoke_user(&mut self, user_id: &str, now: f64) {
-        self.engine.revoke_user(user_id, ms(now));
+    pub fn revoke_user(&mut self, user_id: &str, stored: JsValue, now: f64) -> JsValue {
+        let (effects, overflow) = self.engine.revoke_user(user_id, present(&stored), ms(now));
+        to_js(&Writes {
+            overflow,
+            ..Writes::new(&effects)
+        })
     }
 
-    /// Refuses, in this isolate, every session created before `before`.
+    /// The writes ending each listed index key of `user_id` (`names[i]` with `metadata[i]`).
+    #[wasm_bindgen(js_name = endListed)]
+    pub fn end_listed(
+        &self,
+        user_id: &str,
+        names: Vec<String>,
+        metadata: Vec<JsValue>,
+        now: f64,
+    ) -> JsValue {
+        let effects = self
+            .engine
+            .end_listed(user_id, &pairs(&names, &metadata), ms(now));
+        to_js(&Writes::new(&effects))
+    }
+
+    /// The KV key of the global cutoff.
+    #[wasm_bindgen(getter, js_name = globalCutoffKey)]
+    pub fn global_cutoff_key(&self) -> String {
+        GLOBAL_CUTOFF_KEY.to_owned()
+    }
+
+    /// Revokes every session created before `before` given the stored cutoff; returns the write
+    /// (never lowering it). Throws `invalid_time` for a time later than now plus the skew.
     #[wasm_bindgen(js_name = revokeIssuedBefore)]
-    pub fn revoke_issued_before(&mut self, before: f64) {
-        self.engine.revoke_issued_before(ms(before));
+    pub fn revoke_issued_before(
+        &mut self,
+        before: f64,
+        stored: JsValue,
+        now: f64,
+    ) -> Result<JsValue, JsValue> {
+        self.check_time(before, now)?;
+        let (effects, corrupt) = self
+            .engine
+            .revoke_issued_before(ms(before), present(&stored), ms(now))
+            .map_err(|e| config_error(&e))?;
+        Ok(to_js(&Writes {
+            corrupt,
+            ..Writes::new(&effects)
+        }))
     }
 
-    /// The global cutoff in force in this isolate (unix ms; 0 when none).
-    #[wasm_bindgen(getter, js_name = issuedBefore)]
-    pub fn issued_before(&self) -> f64 {
-        self.engine.revocations().issued_before() as f64
+    /// Throws `invalid_time` unless `before` is whole unix milliseconds no later than now plus
+    /// the clock skew.
+    #[wasm_bindgen(js_name = checkTime)]
+    pub fn check_time(&self, before: f64, now: f64) -> Result<(), JsValue> {
+        if !before.is_finite() || before < 0.0 || before.fract() != 0.0 {
+            return Err(config_error(&ConfigError::InvalidTime(
+                "issuedBefore must be a whole number of unix milliseconds",
+            )));
+        }
+        self.engine
+            .check_issued_before(ms(before), ms(now))
+            .map_err(|e| config_error(&e))
+    }
+
+    /// A user's live sessions from two listings (`names`/`metadata` pairs of the index and
+    /// last-seen prefixes), newest first.
+    #[wasm_bindgen(js_name = listSessions)]
+    pub fn list_sessions(
+        &self,
+        user_id: &str,
+        index_names: Vec<String>,
+        index_metadata: Vec<JsValue>,
+        touch_names: Vec<String>,
+        touch_metadata: Vec<JsValue>,
+        now: f64,
+    ) -> JsValue {
+        let index = pairs(&index_names, &index_metadata);
+        let touches = pairs(&touch_names, &touch_metadata);
+        let sessions: Vec<SessionInfo> =
+            self.engine
+                .list_sessions(user_id, &index, &touches, ms(now));
+        to_js(&sessions)
+    }
+
+    /// This isolate's revocation state: `{ issuedBefore, revokedSessions, revokedUsers, strict }`.
+    pub fn status(&self, now: f64) -> JsValue {
+        let r = self.engine.revocations();
+        let (revoked_sessions, revoked_users) = r.counts();
+        to_js(&Status {
+            issued_before: r.issued_before(),
+            revoked_sessions,
+            revoked_users,
+            strict: r.strict(ms(now)),
+        })
     }
 }
