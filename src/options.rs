@@ -146,6 +146,46 @@ pub struct Options {
     revocation_sync_ms: Option<f64>,
 }
 
+/// Every option name the core reads, for refusing the rest.
+pub const OPTION_NAMES: &[&str] = &[
+    "keys",
+    "envelopeTtl",
+    "idleTimeout",
+    "absoluteTimeout",
+    "cookie",
+    "strict",
+    "storeTimeoutMs",
+    "revocationSyncMs",
+];
+
+/// Every `cookie` option name.
+pub const COOKIE_OPTION_NAMES: &[&str] =
+    &["name", "hostPrefix", "sameSite", "domain", "path", "secure"];
+
+/// Refuses option names the core does not know (a typo such as `envelopeTTL` must not silently
+/// fall back to a default). `cookie` holds the names inside the `cookie` option.
+pub fn check_names<'a>(
+    top: impl IntoIterator<Item = &'a str>,
+    cookie: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ConfigError> {
+    let unknown = |name: &str, known: &[&str], what: &str| {
+        ConfigError::InvalidOption(format!(
+            "unknown {what} `{name}`; known: {}",
+            known.join(", ")
+        ))
+    };
+    if let Some(name) = top.into_iter().find(|n| !OPTION_NAMES.contains(n)) {
+        return Err(unknown(name, OPTION_NAMES, "option"));
+    }
+    if let Some(name) = cookie
+        .into_iter()
+        .find(|n| !COOKIE_OPTION_NAMES.contains(n))
+    {
+        return Err(unknown(name, COOKIE_OPTION_NAMES, "cookie option"));
+    }
+    Ok(())
+}
+
 /// What the host needs from the options besides the engine.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -264,6 +304,21 @@ mod tests {
         .unwrap();
         assert_eq!(engine.ring().current_id(), "k2");
         assert_eq!(engine.policy().envelope_ttl_ms, 30_500);
+    }
+
+    #[test]
+    fn unknown_names_are_refused() {
+        assert_eq!(check_names(["keys", "strict"], ["path"]), Ok(()));
+        let e = check_names(["keys", "envelopeTTL"], []).unwrap_err();
+        assert!(
+            e.to_string().contains("unknown option `envelopeTTL`"),
+            "{e}"
+        );
+        let e = check_names(["keys"], ["sameSite", "colour"]).unwrap_err();
+        assert!(
+            e.to_string().contains("unknown cookie option `colour`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //! (`t:`) says when a session was last seen, never whether it is alive.
 //!
 //! The host parses stored JSON itself (`JSON.parse` in JS) and hands the value to a [`Source`];
-//! the core checks its shape. Corrupt values and values of another version fail closed.
+//! the core checks its shape. Corrupt values and values of another version fail closed; fields
+//! this version does not know are ignored (as serde-wasm-bindgen does), so additions within v2
+//! stay readable.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -55,7 +57,6 @@ impl Source for String {
 /// A live session: written once at creation under `s:<handle>`, never rewritten, later only
 /// replaced by a [`Tombstone`]. It never holds the session ID.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Record {
     /// Format version ([`STORE_VERSION`]).
     pub v: u32,
@@ -99,7 +100,6 @@ impl Ended {
 
 /// What replaces a record when its session ends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Tombstone {
     /// Format version.
     pub v: u32,
@@ -111,7 +111,6 @@ pub struct Tombstone {
 
 /// A revocation cutoff: sessions created before `before` are refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Cutoff {
     /// Format version.
     pub v: u32,
@@ -123,7 +122,6 @@ pub struct Cutoff {
 
 /// When a session was last refreshed (`t:` keys, value and metadata).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Touch {
     /// Format version.
     pub v: u32,
@@ -134,7 +132,6 @@ pub struct Touch {
 /// A user index entry (`u:` keys, value and metadata): what a devices list shows, so a listing
 /// needs no per-session reads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IndexEntry {
     /// Format version.
     pub v: u32,
@@ -313,7 +310,6 @@ mod tests {
             "\u{0}",
             r#"{"v":2,"ended":"stolen","at":1}"#,
             &json.replace("\"alice\"", "5"),
-            &json.replace('}', ",\"extra\":1}"),
             &json.replace("{\\\"role\\\":\\\"admin\\\"}", "[1]"),
         ] {
             assert_eq!(

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::options::Options;
+use crate::options::{check_names, Options};
 use crate::record::Source;
 use crate::{
     ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, Pending, Put, RejectReason,
@@ -190,6 +190,23 @@ impl JsEngine {
     /// Throws a `SessionConfigError` with a `reason` code for unknown or bad settings.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<JsEngine, JsValue> {
+        let names = |value: &JsValue| -> Vec<String> {
+            if value.is_object() {
+                js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>())
+                    .iter()
+                    .filter_map(|k| k.as_string())
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        };
+        let cookie = js_sys::Reflect::get(&options, &"cookie".into()).unwrap_or(JsValue::UNDEFINED);
+        let (top, cookie) = (names(&options), names(&cookie));
+        check_names(
+            top.iter().map(String::as_str),
+            cookie.iter().map(String::as_str),
+        )
+        .map_err(|e| config_error(&e))?;
         let options: Options = serde_wasm_bindgen::from_value(options)
             .map_err(|e| config_error(&ConfigError::InvalidOption(e.to_string())))?;
         let (engine, settings) = options.build().map_err(|e| config_error(&e))?;
