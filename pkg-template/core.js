@@ -257,9 +257,12 @@ export class SessionManager {
     if (unknown.length > 0) {
       throw new SessionConfigError(`unknown create option ${JSON.stringify(unknown[0])}; known: userAgent, data`, 'invalid_options');
     }
+    if (typeof userId !== 'string') {
+      throw new SessionConfigError('userId must be a string of 1-128 bytes', 'invalid_user_id');
+    }
     const data = dataJson(options?.data);
     const userAgent = options?.userAgent ?? userAgentOf(request);
-    const issued = core(() => this.#engine.issue(String(userId), userAgent, data, now));
+    const issued = core(() => this.#engine.issue(userId, userAgent, data, now));
     if (request) {
       const ended = await this.#end(request, now);
       if (ended === false) return refusal('store_unavailable', null);
@@ -308,11 +311,13 @@ export class SessionManager {
 
   /** Replaces the session's data, by rotation: a new ID carries the new data; answers like `rotate`. */
   update(request, data) {
-    return this.#rotate(request, true, dataJson(data));
+    return this.#rotate(request, true, data);
   }
 
-  async #rotate(request, change, data) {
+  async #rotate(request, change, newData) {
     const now = this.#now();
+    const data = change ? dataJson(newData) : undefined;
+    if (data !== undefined) core(() => this.#engine.checkData(data));
     const header = cookieHeaderOf(request);
     const pending = this.#engine.authenticate(header, now);
     if (pending.need === undefined) return this.#rejected(pending, now);
@@ -339,7 +344,7 @@ export class SessionManager {
       // The old ID may still be live elsewhere: not a success. The new cookie is still handed
       // over, so the user is never left with no session at all.
       this.#emit({ type: 'rotate_failed', userId: session.userId, handle: session.handle, previousHandle, at: now });
-      return { ok: false, reason: 'store_unavailable', setCookie: rotated.setCookie, session };
+      return { ok: false, reason: 'store_unavailable', setCookie: rotated.setCookie, session, previousHandle };
     }
     this.#emit({ type: 'rotated', userId: session.userId, handle: session.handle, previousHandle, at: now });
     return { ok: true, session, setCookie: rotated.setCookie };

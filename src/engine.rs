@@ -385,13 +385,29 @@ impl Engine {
     }
 
     /// Verifies the request's envelope (tag, version, key, clock skew, this isolate's
-    /// revocations) without judging its expiry. Used for logout and rotation, which must act on
-    /// a session even when its envelope needs a refresh.
+    /// revocations) without judging its expiry. Used for rotation, which must act on a session
+    /// even when its envelope needs a refresh.
     pub fn authenticate(
         &self,
         cookie_header: Option<&str>,
         now: u64,
     ) -> Result<Pending, RejectReason> {
+        let pending = self.identify(cookie_header, now)?;
+        let claims = &pending.verified.claims;
+        if let Some(reason) =
+            self.revocations
+                .check(&pending.handle, &claims.user_id, claims.created_at, now)
+        {
+            return Err(reason);
+        }
+        Ok(pending)
+    }
+
+    /// Verifies the request's envelope (tag, version, key, clock skew) without consulting this
+    /// isolate's revocations or judging expiry. Used for logout, which must stay repeatable until
+    /// the store has confirmed it: a logout whose write failed is already refused in memory here,
+    /// and retrying it must write the tombstone rather than report success.
+    pub fn identify(&self, cookie_header: Option<&str>, now: u64) -> Result<Pending, RejectReason> {
         let value = self
             .cookie
             .find_in(cookie_header.unwrap_or(""))?
@@ -402,12 +418,6 @@ impl Engine {
             return Err(RejectReason::IssuedInFuture);
         }
         let handle = claims.session_id.handle();
-        if let Some(reason) =
-            self.revocations
-                .check(&handle, &claims.user_id, claims.created_at, now)
-        {
-            return Err(reason);
-        }
         Ok(Pending { verified, handle })
     }
 

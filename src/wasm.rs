@@ -31,9 +31,9 @@ fn config_error(err: &ConfigError) -> JsValue {
 }
 
 /// Unix ms from JS: NaN and negatives become 0 (the epoch), which only ever makes things expire;
-/// anything beyond 2^53 is clamped so every time stays an exact JS number.
+/// anything beyond 2^52 (year 144,683) is clamped so every derived time stays an exact JS number.
 fn ms(value: f64) -> u64 {
-    const MAX: f64 = 9_007_199_254_740_991.0;
+    const MAX: f64 = 4_503_599_627_370_496.0;
     if value.is_finite() && value > 0.0 {
         value.min(MAX) as u64
     } else {
@@ -365,7 +365,7 @@ impl JsEngine {
     /// userId, puts, deletes, overflow }` or a refusal (nothing to log out).
     pub fn destroy(&mut self, cookie_header: Option<String>, now: f64) -> JsValue {
         let now = ms(now);
-        let pending = match self.engine.authenticate(cookie_header.as_deref(), now) {
+        let pending = match self.engine.identify(cookie_header.as_deref(), now) {
             Ok(pending) => pending,
             Err(reason) => return self.refusal(reason, None),
         };
