@@ -285,6 +285,8 @@ export class SessionManager {
     try {
       await this.#apply(out);
     } catch {
+      // The record may still be live: keep refusing it here for as long as it could live.
+      if (this.#engine.holdEnded(out.handle, 'revoked', out.until, now)) this.#overflowed(now);
       this.#emit({ type: 'destroy_failed', userId: out.userId, handle: out.handle, at: now });
       return false;
     }
@@ -342,7 +344,8 @@ export class SessionManager {
       await this.#apply(rotated.retire);
     } catch {
       // The old ID may still be live elsewhere: not a success. The new cookie is still handed
-      // over, so the user is never left with no session at all.
+      // over, so the user is never left with no session at all; here the old one stays refused.
+      if (this.#engine.holdEnded(previousHandle, 'rotated', session.absoluteExpiresAt, now)) this.#overflowed(now);
       this.#emit({ type: 'rotate_failed', userId: session.userId, handle: session.handle, previousHandle, at: now });
       return { ok: false, reason: 'store_unavailable', setCookie: rotated.setCookie, session, previousHandle };
     }

@@ -618,6 +618,22 @@ impl Engine {
             .revoke_session(handle.clone(), ended.reason(), self.forget_after(now), now)
     }
 
+    /// Keeps refusing `handle` in this isolate until `until` (the session's absolute deadline):
+    /// for a logout or rotation whose store write failed, so the session stays refused here
+    /// although its record may still be live. Returns [`remember_ended`](Self::remember_ended)'s
+    /// bool.
+    pub fn hold_ended(
+        &mut self,
+        handle: &SessionHandle,
+        ended: Ended,
+        until: u64,
+        now: u64,
+    ) -> bool {
+        let until = until.max(self.forget_after(now));
+        self.revocations
+            .revoke_session(handle.clone(), ended.reason(), until, now)
+    }
+
     /// Logs a session out: this isolate refuses its envelope at once, and the returned writes
     /// tombstone its record and drop its index and last-seen keys. The bool is
     /// [`remember_ended`](Self::remember_ended)'s.
@@ -673,9 +689,9 @@ impl Engine {
         stored: Option<&S>,
         now: u64,
     ) -> (Effects, bool) {
-        let stored = stored
-            .and_then(|s| Cutoff::decode(s).ok())
-            .map_or(0, |c| c.before);
+        // A corrupt or future stored value is replaced rather than kept (it would lock the user
+        // out for good).
+        let stored = self.cutoff(stored, now).unwrap_or(0);
         let before = stored.max(now.saturating_add(1));
         let forget = now
             .saturating_add(self.policy.absolute_timeout_ms)
@@ -747,10 +763,11 @@ impl Engine {
         now: u64,
     ) -> Result<(Effects, bool), ConfigError> {
         self.check_issued_before(before, now)?;
-        let (stored, corrupt) = match stored.map(Cutoff::decode) {
-            None => (0, false),
-            Some(Ok(c)) => (c.before, false),
-            Some(Err(_)) => (0, true),
+        // Unreadable or later than now: replaced, never adopted (a µs/ms mix-up written by some
+        // other tool must be repairable).
+        let (stored, corrupt) = match self.cutoff(stored, now) {
+            Ok(before) => (before, false),
+            Err(_) => (0, true),
         };
         let cutoff = before.max(stored).max(self.revocations.issued_before());
         self.revocations.revoke_issued_before(cutoff);

@@ -60,7 +60,8 @@ impl Revocations {
                 overflowed = true;
             }
         }
-        self.sessions.insert(handle, (reason, forget_after));
+        let entry = self.sessions.entry(handle).or_insert((reason, 0));
+        *entry = (reason, entry.1.max(forget_after));
         overflowed
     }
 

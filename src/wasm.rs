@@ -106,6 +106,8 @@ struct Writes<'a> {
     ok: bool,
     handle: Option<&'a str>,
     user_id: Option<&'a str>,
+    /// The ended session's absolute deadline (for `holdEnded` when the writes fail).
+    until: Option<u64>,
     puts: &'a [Put],
     deletes: &'a [String],
     /// The revocation memory was full: the isolate reads records until entries age out.
@@ -120,6 +122,7 @@ impl<'a> Writes<'a> {
             ok: true,
             handle: None,
             user_id: None,
+            until: None,
             puts: &e.puts,
             deletes: &e.deletes,
             overflow: false,
@@ -361,8 +364,28 @@ impl JsEngine {
         Ok(self.engine.remember_ended(&handle, Ended::Rotated, ms(now)))
     }
 
+    /// Keeps refusing a handle whose logout (`reason` "revoked") or retirement ("rotated") could
+    /// not be written, until `until` (the session's absolute deadline). Returns true when the
+    /// revocation memory was full.
+    #[wasm_bindgen(js_name = holdEnded)]
+    pub fn hold_ended(
+        &mut self,
+        handle: &str,
+        reason: &str,
+        until: f64,
+        now: f64,
+    ) -> Result<bool, JsValue> {
+        let handle = SessionHandle::parse(handle).map_err(|e| config_error(&e))?;
+        let ended = if reason == "rotated" {
+            Ended::Rotated
+        } else {
+            Ended::Revoked
+        };
+        Ok(self.engine.hold_ended(&handle, ended, ms(until), ms(now)))
+    }
+
     /// Logs the header's session out: this isolate refuses it at once; returns `{ ok, handle,
-    /// userId, puts, deletes, overflow }` or a refusal (nothing to log out).
+    /// userId, until, puts, deletes, overflow }` or a refusal (nothing to log out).
     pub fn destroy(&mut self, cookie_header: Option<String>, now: f64) -> JsValue {
         let now = ms(now);
         let pending = match self.engine.identify(cookie_header.as_deref(), now) {
@@ -373,6 +396,7 @@ impl JsEngine {
         to_js(&Writes {
             handle: Some(pending.handle().as_str()),
             user_id: Some(pending.user_id()),
+            until: Some(pending.session().absolute_expires_at),
             overflow,
             ..Writes::new(&effects)
         })
