@@ -7,6 +7,12 @@ const USERNAME_RE = /^[a-z0-9_-]{1,32}$/;
 const HANDLE_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_USER_AGENT = 256;
+// What a login stores in the session (signed into the cookie: readable by its holder, never
+// secret). `role` is the server's to set; the page may change everything else via POST /api/data.
+const LOGIN_DATA = Object.freeze({ role: 'member', theme: 'light' });
+// Refusals that say nothing against the session but something about the server: the store failed
+// or timed out, or a stored revocation cutoff is unreadable. Answered 503, and the cookie is kept.
+const UNAVAILABLE = new Set(['store_unavailable', 'corrupt_cutoff']);
 
 const JSON_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
@@ -34,7 +40,7 @@ let manager = null;
 function getManager(env) {
   if (manager !== null) return manager;
   if (typeof env.SESSION_KEYS !== 'string' || env.SESSION_KEYS === '') {
-    throw new ConfigError('SESSION_KEYS is not set: put "SESSION_KEYS=k1:<base64url 32 bytes>" in .dev.vars');
+    throw new ConfigError('SESSION_KEYS is not set: put "SESSION_KEYS=k1:<base64url of 32 random bytes>" in .dev.vars');
   }
   manager = new SessionManager({
     store: env.SESSIONS,
@@ -75,16 +81,41 @@ function sessionView(s) {
     idleExpiresAt: s.idleExpiresAt,
     absoluteExpiresAt: s.absoluteExpiresAt,
     generation: s.generation,
+    data: s.data ?? null,
   };
 }
 
-// A rejected session: 401 with the package's reason code (503 when the store could not be read),
-// plus the clearing cookie the package hands back when the request carried a session cookie.
+// A refusal from the package ({ ok: false, reason, setCookie }):
+// - a server-side problem (UNAVAILABLE) is 503 and passes on only the Set-Cookie the package chose:
+//   none from validate, create or a rotation that changed nothing (the cookie is kept: a KV blip is
+//   not a logout), the new session's cookie from a rotation that stored the new session but could
+//   not retire the old one (its view is then in `session`);
+// - anything else is 401 with the package's reason, plus the clearing cookie it hands back when
+//   the request carried a session cookie.
 function rejected(result) {
-  if (result.reason === 'store_unavailable') {
-    return json(503, { error: 'unavailable', reason: result.reason }, result.setCookie);
+  if (UNAVAILABLE.has(result.reason)) {
+    const body = { error: 'unavailable', reason: result.reason };
+    if (result.setCookie && result.session) body.session = sessionView(result.session);
+    return json(503, body, result.setCookie);
   }
   return json(401, { error: 'unauthenticated', reason: result.reason }, result.setCookie);
+}
+
+// The answer to rotate and update: 200 with the new session's view and cookie, or the refusal.
+function rotated(result) {
+  if (result.ok !== true || !result.session) return rejected(result);
+  return json(200, sessionView(result.session), result.setCookie);
+}
+
+// Runs a package call whose SessionConfigError `reason` is the client's fault: answered 400 with
+// `as` as the reason. Other errors go to the generic handler (SessionStoreError: 503).
+async function clientInput(call, reason, as) {
+  try {
+    return await call();
+  } catch (err) {
+    if (err?.name === 'SessionConfigError' && err.reason === reason) throw new BadRequest(as);
+    throw err;
+  }
 }
 
 // ---- constant-time comparison -------------------------------------------------------------------
@@ -132,7 +163,7 @@ class BadRequest extends Error {
   }
 }
 
-// Reads a JSON object body (login and admin); anything else is a 400.
+// Reads a JSON object body (login, data and admin); anything else is a 400.
 async function readJsonObject(request) {
   const length = Number(request.headers.get('content-length') || '0');
   if (length > MAX_BODY_BYTES) throw new BadRequest('body_too_large', 413);
@@ -163,11 +194,11 @@ async function login(request, env) {
   }
   const mgr = getManager(env);
   const userAgent = (request.headers.get('user-agent') || '').slice(0, MAX_USER_AGENT);
-  // create() destroys a session already on the request (login replaces it with a fresh ID).
-  const issued = await mgr.create(request, username, { userAgent });
-  // The package resolves (rather than throws) { ok: false, reason: 'store_unavailable' } when the
-  // record could not be written.
-  if (issued.ok === false || !issued.session) return rejected(issued);
+  // create() destroys a session already on the request (login replaces it with a fresh ID). It
+  // resolves (rather than throws) { ok: false, reason: 'store_unavailable', setCookie: null } when
+  // the store failed: 503 without Set-Cookie.
+  const issued = await mgr.create(request, username, { userAgent, data: LOGIN_DATA });
+  if (issued.ok !== true || !issued.session) return rejected(issued);
   return json(200, sessionView(issued.session), issued.setCookie);
 }
 
@@ -178,14 +209,33 @@ async function me(request, env) {
 }
 
 async function rotate(request, env) {
-  const result = await getManager(env).rotate(request);
-  if (result.ok === false || !result.session) return rejected(result);
-  return json(200, sessionView(result.session), result.setCookie);
+  return rotated(await getManager(env).rotate(request));
 }
 
+// Replaces the session's data (by rotation: a new ID carries it). Body: { "data": { ... } }, a JSON
+// object the package limits to 1024 bytes. The stored `role` is kept and cannot be set here.
+async function updateData(request, env) {
+  const body = await readJsonObject(request);
+  const { data } = body;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new BadRequest('invalid_data');
+  if (Object.hasOwn(data, 'role')) throw new BadRequest('role_read_only');
+  const mgr = getManager(env);
+  const current = await mgr.validate(request);
+  if (!current.ok) return rejected(current);
+  const role = current.session.data?.role;
+  const next = role === undefined ? { ...data } : { role, ...data };
+  return rotated(await clientInput(() => mgr.update(request, next), 'invalid_data', 'invalid_data'));
+}
+
+// Logout. The package tombstones the record and always hands back the clearing cookie; when the
+// store write failed ({ ok: false, reason: 'store_unavailable' }) the record may still be live for
+// other instances, so the answer is 503, never 200.
 async function logout(request, env) {
-  const { setCookie } = await getManager(env).destroy(request);
-  return json(200, { ok: true }, setCookie);
+  const result = await getManager(env).destroy(request);
+  if (result.ok !== true) {
+    return json(503, { error: 'unavailable', reason: result.reason ?? 'store_unavailable' }, result.setCookie);
+  }
+  return json(200, { ok: true }, result.setCookie);
 }
 
 async function listSessions(request, env) {
@@ -242,7 +292,8 @@ async function adminRevoke(request, env) {
   if (typeof issuedBefore !== 'number' || !Number.isSafeInteger(issuedBefore) || issuedBefore < 0) {
     throw new BadRequest('invalid_issuedBefore');
   }
-  await mgr.revokeIssuedBefore(issuedBefore);
+  // The package refuses a time in the future (SessionConfigError `invalid_time`).
+  await clientInput(() => mgr.revokeIssuedBefore(issuedBefore), 'invalid_time', 'invalid_issuedBefore');
   return json(200, { ok: true, scope: 'issued_before', issuedBefore });
 }
 
@@ -274,6 +325,7 @@ async function route(request, env, url) {
   if (pathname === '/api/login') return method === 'POST' ? login(request, env) : methodNotAllowed('POST');
   if (pathname === '/api/me') return method === 'GET' ? me(request, env) : methodNotAllowed('GET');
   if (pathname === '/api/rotate') return method === 'POST' ? rotate(request, env) : methodNotAllowed('POST');
+  if (pathname === '/api/data') return method === 'POST' ? updateData(request, env) : methodNotAllowed('POST');
   if (pathname === '/api/logout') return method === 'POST' ? logout(request, env) : methodNotAllowed('POST');
   if (pathname === '/api/sessions') return method === 'GET' ? listSessions(request, env) : methodNotAllowed('GET');
   if (pathname.startsWith('/api/sessions/')) {
@@ -312,7 +364,7 @@ export default {
       return await route(request, env, url);
     } catch (err) {
       if (err instanceof BadRequest) return json(err.status, { error: 'bad_request', reason: err.reason });
-      // Management calls (listSessions, revoke*) throw SessionStoreError when KV fails.
+      // Management calls (listSessions, revoke*) throw SessionStoreError when KV fails or times out.
       if (err?.name === 'SessionStoreError') return json(503, { error: 'unavailable', reason: 'store_unavailable' });
       if (err instanceof ConfigError || err?.name === 'SessionConfigError') {
         console.error(JSON.stringify({ type: 'config_error', message: String(err.message), reason: err.reason }));

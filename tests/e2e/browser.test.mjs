@@ -1,5 +1,5 @@
 // The demo page in headless Chromium: login form, cookie attributes as the browser stores them,
-// protected call, rotation, logout, two devices, and a screenshot for the README.
+// protected call, rotation, session data, logout, two devices, and a screenshot for the README.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,8 +37,8 @@ async function newDevice(options = {}) {
   context.setDefaultTimeout(UI_TIMEOUT);
   const page = await context.newPage();
   page.on('console', (msg) => {
-    // 401s the page provokes on purpose are logged by Chromium as failed resource loads.
-    if (msg.type() === 'error' && !/status of 40[134]/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+    // 400s and 401s the page provokes on purpose are logged by Chromium as failed resource loads.
+    if (msg.type() === 'error' && !/status of 40[0134]/.test(msg.text())) problems.push(`console: ${msg.text()}`);
   });
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   await page.goto(server.url);
@@ -154,6 +154,56 @@ test('protected call, rotation and logout; a replayed cookie is refused with its
   await page.getByTestId('btn-me').click();
   assert.equal(await waitForStatus(page, /Rejected: (?!missing)/), 'Rejected: revoked');
   assert.equal(await sessionCookie(context), undefined, 'the refused cookie was cleared');
+  await context.close();
+});
+
+test('session data: shown after login, changed through the form by rotation; the old cookie is refused', { timeout: TEST_TIMEOUT }, async () => {
+  const { context, page } = await newDevice();
+  await loginThroughForm(page, 'dana');
+  const shownData = async () => JSON.parse(await page.getByTestId('session-data').textContent());
+  const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
+  assert.deepEqual(await shownData(), { role: 'member', theme: 'light' });
+  assert.equal(await page.getByTestId('theme').inputValue(), 'light');
+  assert.equal(await theme(), 'light', 'the page follows the session theme');
+
+  const before = await sessionCookie(context);
+  const handleBefore = await page.getByTestId('handle').getAttribute('title');
+  await page.getByLabel('Theme').selectOption('dark');
+  await page.getByLabel('Note').fill('hello from e2e');
+  await page.getByTestId('btn-save-data').click();
+  const saved = await waitForStatus(page, /Preferences saved/);
+  const handleAfter = await page.getByTestId('handle').getAttribute('title');
+  assert.notEqual(handleAfter, handleBefore, 'saving rotated the session');
+  assert.ok(saved.includes(handleBefore.slice(0, 12)) && saved.includes(handleAfter.slice(0, 12)), saved);
+  assert.deepEqual(await shownData(), { role: 'member', theme: 'dark', note: 'hello from e2e' });
+  assert.equal(await page.getByTestId('generation').textContent(), '1');
+  assert.equal(await theme(), 'dark');
+  const after = await sessionCookie(context);
+  assert.notEqual(after.value, before.value, 'a new cookie');
+  assert.equal(after.httpOnly && after.secure && after.sameSite === 'Lax', true);
+
+  // The pre-update cookie is refused (it names the retired session ID).
+  const replay = await fetch(`${server.url}/api/me`, { headers: { cookie: `${before.name}=${before.value}` } });
+  assert.equal(replay.status, 401);
+  assert.equal((await replay.json()).reason, 'rotated');
+
+  // Too much data: refused with the package's reason, nothing changes, still logged in.
+  await page.getByLabel('Note').fill('x'.repeat(1100));
+  await page.getByTestId('btn-save-data').click();
+  assert.match(await waitForStatus(page, /Preferences not saved/), /invalid_data/);
+  assert.equal(await page.getByTestId('handle').getAttribute('title'), handleAfter);
+  assert.equal((await sessionCookie(context)).value, after.value);
+
+  // The data lives in the session: a reload shows it again.
+  await page.reload();
+  await waitForStatus(page, /Welcome back, dana\./);
+  assert.deepEqual(await shownData(), { role: 'member', theme: 'dark', note: 'hello from e2e' });
+  assert.equal(await page.getByTestId('note').inputValue(), 'hello from e2e');
+  assert.equal(await theme(), 'dark');
+
+  await page.getByTestId('btn-logout').click();
+  await waitForStatus(page, /Logged out/);
+  assert.equal(await theme(), undefined, 'logged out: the system preference again');
   await context.close();
 });
 

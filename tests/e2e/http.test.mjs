@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { cookieFrom, isClearing, login, me, parseSetCookie, startServer } from './server.mjs';
 
 const ADMIN_TOKEN = randomBytes(24).toString('base64url');
-const SESSION_FIELDS = ['userId', 'createdAt', 'envelopeExpiresAt', 'idleExpiresAt', 'absoluteExpiresAt'];
+const SESSION_FIELDS = ['userId', 'handle', 'createdAt', 'issuedAt', 'envelopeExpiresAt', 'idleExpiresAt', 'absoluteExpiresAt', 'generation', 'data'];
+const LOGIN_DATA = { role: 'member', theme: 'light' };
 
 // Bounds so that a hung server fails the run instead of stalling it.
 const HOOK_TIMEOUT = 120_000;
@@ -139,6 +140,8 @@ describe('login', { timeout: SUITE_TIMEOUT }, () => {
     assert.ok(body.idleExpiresAt >= body.envelopeExpiresAt);
     assert.ok(body.absoluteExpiresAt >= body.idleExpiresAt);
     assert.equal(body.absoluteExpiresAt - body.createdAt, 43200 * 1000);
+    assert.equal(body.generation, 0);
+    assert.deepEqual(body.data, LOGIN_DATA, 'login stores the session data');
 
     const [setCookie] = res.headers.getSetCookie();
     const parsed = parseSetCookie(setCookie);
@@ -154,6 +157,7 @@ describe('login', { timeout: SUITE_TIMEOUT }, () => {
     assert.equal(again.res.status, 200);
     assert.equal(again.body.userId, 'alice');
     assert.equal(again.body.handle, body.handle);
+    assert.deepEqual(again.body.data, LOGIN_DATA, '/api/me includes the data');
     assert.equal(again.res.headers.getSetCookie().length, 0, 'a fresh envelope is not re-issued');
   });
 
@@ -220,6 +224,7 @@ describe('request guards', { timeout: SUITE_TIMEOUT }, () => {
         ['login', () => login(url, 'guard', 'demo', headers)],
         ['rotate', () => post('/api/rotate', { cookie, headers })],
         ['logout', () => post('/api/logout', { cookie, headers })],
+        ['data', () => post('/api/data', { cookie, headers: { ...headers, 'content-type': 'application/json' }, body: { data: { theme: 'dark' } } })],
         ['delete', () => del('/api/sessions/xyz', { cookie, headers })],
         ['admin', () => admin({ userId: 'guard' }, ADMIN_TOKEN, headers)],
       ];
@@ -253,7 +258,7 @@ describe('request guards', { timeout: SUITE_TIMEOUT }, () => {
       ['application/jsonx', '{}'],
     ];
     for (const [type, body] of bodies) {
-      for (const path of ['/api/login', '/api/rotate', '/api/logout', '/admin/revoke']) {
+      for (const path of ['/api/login', '/api/rotate', '/api/data', '/api/logout', '/admin/revoke']) {
         const headers = { 'content-type': type, authorization: `Bearer ${ADMIN_TOKEN}` };
         const { res } = await post(path, { body, cookie, headers, json: false });
         assert.equal(res.status, 403, `${path} with ${type}`);
@@ -272,12 +277,16 @@ describe('request guards', { timeout: SUITE_TIMEOUT }, () => {
     assert.equal((await me(url, cookie)).res.status, 200);
   });
 
-  test('malformed or non-object JSON is 400 for login and admin', async () => {
+  test('malformed or non-object JSON is 400 for login, data and admin', async () => {
+    const { cookie } = await login(url, 'guard');
     for (const body of ['{', '{"username":', 'nul', '[1,2]', '"text"', '42', 'null', '']) {
       const l = await post('/api/login', { body, headers: { 'content-type': 'application/json' } });
       assert.equal(l.res.status, 400, `login ${JSON.stringify(body)}`);
       assertJson(l.res);
       assert.equal(l.body.error, 'bad_request');
+      const d = await post('/api/data', { body, cookie, headers: { 'content-type': 'application/json' } });
+      assert.equal(d.res.status, 400, `data ${JSON.stringify(body)}`);
+      assert.equal(d.res.headers.getSetCookie().length, 0);
       const a = await post('/admin/revoke', {
         body,
         headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -400,6 +409,78 @@ describe('rotate, logout, sessions', { timeout: SUITE_TIMEOUT }, () => {
   });
 });
 
+describe('session data', { timeout: SUITE_TIMEOUT }, () => {
+  test('POST /api/data replaces the data by rotation: new ID and handle, the old cookie is refused', async () => {
+    const first = await login(url, 'prefs');
+    const { res, body } = await post('/api/data', { cookie: first.cookie, body: { data: { theme: 'dark', note: 'hi' } } });
+    assert.equal(res.status, 200);
+    assertJson(res);
+    for (const f of SESSION_FIELDS) assert.ok(f in body, `field ${f}`);
+    assert.deepEqual(body.data, { role: 'member', theme: 'dark', note: 'hi' }, 'the server keeps role');
+    assert.equal(body.userId, 'prefs');
+    assert.notEqual(body.handle, first.body.handle);
+    assert.equal(body.generation, first.body.generation + 1);
+    assert.equal(body.createdAt, first.body.createdAt);
+    assert.equal(body.absoluteExpiresAt, first.body.absoluteExpiresAt);
+    const set = res.headers.getSetCookie();
+    assert.equal(set.length, 1);
+    assert.ok(!isClearing(set[0]));
+    const cookie = cookieFrom(res);
+    assert.notEqual(cookie, first.cookie);
+
+    const now = await me(url, cookie);
+    assert.equal(now.res.status, 200);
+    assert.deepEqual(now.body.data, body.data);
+    assert.equal(now.body.handle, body.handle);
+    const old = await me(url, first.cookie);
+    assert.equal(old.res.status, 401);
+    assert.equal(old.body.reason, 'rotated');
+
+    const again = await post('/api/data', { cookie, body: { data: {} } });
+    assert.equal(again.res.status, 200);
+    assert.deepEqual(again.body.data, { role: 'member' }, 'the data is replaced, not merged');
+  });
+
+  test('invalid data is 400 invalid_data (or role_read_only) and leaves the session alone', async () => {
+    const { cookie, body: first } = await login(url, 'badprefs');
+    const cases = [
+      [{}, 'invalid_data'],
+      [{ data: null }, 'invalid_data'],
+      [{ data: [1, 2] }, 'invalid_data'],
+      [{ data: 'dark' }, 'invalid_data'],
+      [{ data: 7 }, 'invalid_data'],
+      [{ data: { note: 'x'.repeat(1100) } }, 'invalid_data'],
+      [{ data: { role: 'admin' } }, 'role_read_only'],
+    ];
+    for (const [payload, reason] of cases) {
+      const { res, body } = await post('/api/data', { cookie, body: payload });
+      assert.equal(res.status, 400, JSON.stringify(payload).slice(0, 60));
+      assertJson(res);
+      assert.deepEqual(body, { error: 'bad_request', reason });
+      assert.equal(res.headers.getSetCookie().length, 0);
+    }
+    const still = await me(url, cookie);
+    assert.equal(still.res.status, 200);
+    assert.equal(still.body.handle, first.handle);
+    assert.deepEqual(still.body.data, LOGIN_DATA);
+    // Just under the package's 1024-byte limit is fine.
+    const big = { note: 'y'.repeat(900) };
+    const ok = await post('/api/data', { cookie, body: { data: big } });
+    assert.equal(ok.res.status, 200);
+    assert.deepEqual(ok.body.data, { role: 'member', ...big });
+  });
+
+  test('POST /api/data needs a session; other methods are 405', async () => {
+    const none = await post('/api/data', { body: { data: { theme: 'dark' } } });
+    assert.equal(none.res.status, 401);
+    assert.deepEqual(none.body, { error: 'unauthenticated', reason: 'missing' });
+    const get = await fetch(`${url}/api/data`);
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+    await get.arrayBuffer();
+  });
+});
+
 describe('admin', { timeout: SUITE_TIMEOUT }, () => {
   test('a missing or wrong token is 401', async () => {
     for (const [token, extra] of [
@@ -451,6 +532,15 @@ describe('admin', { timeout: SUITE_TIMEOUT }, () => {
     assert.equal(r.body.reason, 'revoked');
     assert.equal((await me(url, b.cookie)).res.status, 200);
     assert.equal((await admin({ handle: a.body.handle })).res.status, 404);
+  });
+
+  test('an issuedBefore in the future is 400 invalid_issuedBefore', async () => {
+    for (const issuedBefore of [Date.now() + 60_000, Date.now() + 365 * 86_400_000, -1, 1.5]) {
+      const { res, body } = await admin({ issuedBefore });
+      assert.equal(res.status, 400, String(issuedBefore));
+      assertJson(res);
+      assert.deepEqual(body, { error: 'bad_request', reason: 'invalid_issuedBefore' });
+    }
   });
 
   test('revoke issuedBefore ends the sessions created earlier', async () => {

@@ -14,15 +14,18 @@ import { CHROMIUM, CHROMIUM_ARGS, ROOT } from './server.mjs';
 const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
 const PAGE = `<!doctype html><meta charset="utf-8"><title>edge-session in the browser</title>
 <script type="module">
-  import { SessionManager, MemoryStore, SessionConfigError } from '/pkg/browser.js';
-  import { scenarios, useRequestFactory } from '/tests/js/scenarios.mjs';
-  useRequestFactory((headers) => ({ headers }));
-  const ctx = { SessionManager, MemoryStore, SessionConfigError, freshStore: () => new MemoryStore() };
-  const results = {};
-  for (const [name, run] of Object.entries(scenarios)) {
-    try { await run(ctx); results[name] = 'ok'; } catch (error) { results[name] = String(error && error.stack || error); }
-  }
-  window.results = results;
+  import { SessionManager, MemoryStore, SessionConfigError, SessionStoreError } from '/pkg/browser.js';
+  import * as shared from '/tests/js/scenarios.mjs';
+  shared.useRequestFactory((headers) => ({ headers }));
+  const ctx = { SessionManager, MemoryStore, SessionConfigError, SessionStoreError, freshStore: () => new MemoryStore() };
+  const runAll = async (set) => {
+    const out = {};
+    for (const [name, run] of Object.entries(set ?? {})) {
+      try { await run(ctx); out[name] = 'ok'; } catch (error) { out[name] = String(error && error.stack || error); }
+    }
+    return out;
+  };
+  window.results = { scenarios: await runAll(shared.scenarios), knownIssues: await runAll(shared.knownIssues) };
 </script>`;
 
 let server;
@@ -37,7 +40,7 @@ before(async () => {
       res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
       return;
     }
-    const allowed = url.pathname.startsWith('/pkg/') || url.pathname === '/tests/js/scenarios.mjs';
+    const allowed = url.pathname.startsWith('/pkg/') || /^\/tests\/js\/[\w.-]+\.mjs$/.test(url.pathname);
     const file = path.join(ROOT, path.normalize(url.pathname));
     if (!allowed || !file.startsWith(ROOT)) {
       res.writeHead(404).end();
@@ -60,14 +63,21 @@ after(async () => {
   await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
 });
 
-test('browser entry: every package scenario passes in Chromium', { timeout: 120_000 }, async () => {
+test('browser entry: every package scenario passes in Chromium', { timeout: 120_000 }, async (t) => {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto(origin);
   await page.waitForFunction(() => window.results !== undefined, null, { timeout: 90_000 });
-  const results = await page.evaluate(() => window.results);
+  const { scenarios, knownIssues } = await page.evaluate(() => window.results);
   assert.deepEqual(errors, []);
-  assert.ok(Object.keys(results).length >= 10, 'scenarios ran');
-  for (const [name, outcome] of Object.entries(results)) assert.equal(outcome, 'ok', `${name}: ${outcome}`);
+  assert.ok(Object.keys(scenarios).length >= 10, 'scenarios ran');
+  for (const [name, outcome] of Object.entries(scenarios)) {
+    await t.test(`browser: ${name}`, () => assert.equal(outcome, 'ok', outcome));
+  }
+  // Known gaps in the core (tests/js/scenarios.mjs knownIssues): reported as to-do, as in Node.
+  for (const [name, outcome] of Object.entries(knownIssues)) {
+    await t.test(`browser: ${name}`, { todo: 'known core gap, see tests/js/scenarios.mjs knownIssues' }, () =>
+      assert.equal(outcome, 'ok', outcome));
+  }
 });

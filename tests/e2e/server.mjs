@@ -51,12 +51,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts `wrangler dev` for the demo.
- * @param {{ vars?: Record<string,string>, lifetimeMs?: number }} [options]
+ * @param {{ vars?: Record<string,string>, lifetimeMs?: number, script?: string }} [options]
  *   vars: passed as `--var NAME:VALUE` (SESSION_KEYS gets a fresh random key ring unless given,
  *   DEMO_PASSWORD defaults to `demo` and ADMIN_TOKEN to empty).
+ *   script: another entry point (relative to ROOT) instead of wrangler.toml's `main`, with the
+ *   rest of wrangler.toml (alias, KV, assets) unchanged; used for the test-only fault wrapper.
  * @returns {Promise<{ url: string, port: number, logs: () => string, stop: () => Promise<void> }>}
  */
-export async function startServer({ vars = {}, lifetimeMs = DEFAULT_LIFETIME_MS } = {}) {
+export async function startServer({ vars = {}, lifetimeMs = DEFAULT_LIFETIME_MS, script } = {}) {
   const wrangler = path.join(ROOT, 'node_modules', '.bin', 'wrangler');
   if (!fs.existsSync(wrangler)) throw new Error(`${wrangler} is missing: run \`make setup-node\` (npm ci) first`);
   if (!fs.existsSync(path.join(ROOT, 'pkg', 'workerd.js'))) {
@@ -68,7 +70,7 @@ export async function startServer({ vars = {}, lifetimeMs = DEFAULT_LIFETIME_MS 
   // A fresh key ring per server, and the password and admin settings pinned so that a developer's
   // .dev.vars cannot change what the tests expect (--var wins over .dev.vars).
   const allVars = { SESSION_KEYS: newKeyRing(), DEMO_PASSWORD: 'demo', ADMIN_TOKEN: '', ...vars };
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistDir, '--log-level', 'log'];
+  const args = ['dev', ...(script ? [script] : []), '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistDir, '--log-level', 'log'];
   for (const [name, value] of Object.entries(allVars)) args.push('--var', `${name}:${value}`);
 
   // `timeout` is a watchdog that outlives this process: even if the test runner dies without

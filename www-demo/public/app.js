@@ -23,6 +23,11 @@
     absoluteAt: $('absolute-at'),
     generation: $('generation'),
     handle: $('handle'),
+    sessionData: $('session-data'),
+    dataForm: $('data-form'),
+    theme: $('theme'),
+    note: $('note'),
+    btnSaveData: $('btn-save-data'),
     devicesCard: $('devices-card'),
     sessionsBody: $('sessions-body'),
     lastResponse: $('last-response'),
@@ -78,9 +83,24 @@
     return { status: res.status, data };
   }
 
+  const shortHandle = (handle) => (handle ? `${handle.slice(0, 12)}…` : '–');
+
   const reasonOf = (data) => (data && typeof data.reason === 'string' ? data.reason : data && data.error) || 'unknown';
 
   // ---- rendering --------------------------------------------------------------------------------
+
+  // The page's colours follow the session's `theme` (the system preference when there is none).
+  function applyTheme(theme) {
+    if (theme === 'light' || theme === 'dark') document.documentElement.dataset.theme = theme;
+    else delete document.documentElement.dataset.theme;
+  }
+
+  function showData(data) {
+    els.sessionData.textContent = data ? JSON.stringify(data) : 'none';
+    els.theme.value = data && data.theme === 'dark' ? 'dark' : 'light';
+    els.note.value = data && typeof data.note === 'string' ? data.note : '';
+    applyTheme(data && data.theme);
+  }
 
   function showLoggedIn(view) {
     session = view;
@@ -90,8 +110,9 @@
     els.idleAt.textContent = formatTime(view.idleExpiresAt);
     els.absoluteAt.textContent = formatTime(view.absoluteExpiresAt);
     els.generation.textContent = String(view.generation ?? 0);
-    els.handle.textContent = view.handle ? `${view.handle.slice(0, 12)}…` : '–';
+    els.handle.textContent = shortHandle(view.handle);
     els.handle.title = view.handle || '';
+    showData(view.data);
     els.loginCard.hidden = true;
     els.sessionCard.hidden = false;
     tick();
@@ -103,6 +124,7 @@
     els.devicesCard.hidden = true;
     els.sessionsBody.replaceChildren();
     els.loginCard.hidden = false;
+    applyTheme(null);
   }
 
   function setCountdown(el, deadline) {
@@ -117,6 +139,12 @@
     if (session.envelopeExpiresAt <= Date.now()) els.envelopeCountdown.textContent = 'expired (refreshed on the next request)';
     setCountdown(els.idleCountdown, session.idleExpiresAt);
     setCountdown(els.absoluteCountdown, session.absoluteExpiresAt);
+  }
+
+  // The server could not complete a request (503): the store failed, or holds a corrupt revocation
+  // cutoff. That says nothing against the session, and the server kept the cookie: stay logged in.
+  function unavailable(what, data) {
+    setStatus(`${what} (503): ${reasonOf(data)}. The server's session store is unavailable; you are still logged in, try again.`, 'error');
   }
 
   // A request the server refused because of the session: show why and go back to the login form.
@@ -185,6 +213,8 @@
       setStatus(quiet ? 'Not logged in.' : 'Rejected: missing (not logged in).', quiet ? 'info' : 'error');
     } else if (status === 401) {
       rejectedBy(data);
+    } else if (status === 503) {
+      unavailable('Protected API failed', data);
     } else {
       setStatus(`Request failed (${status}): ${reasonOf(data)}`, 'error');
     }
@@ -206,6 +236,17 @@
     });
   }
 
+  // A 503 from rotate or save: with `session`, the new session was stored (and its cookie set) but
+  // the old ID could not be retired; without it, nothing changed.
+  function rotationUnavailable(what, data) {
+    if (data && data.session) {
+      showLoggedIn(data.session);
+      setStatus(`${what} incomplete: new session ID ${shortHandle(data.session.handle)} in use, but the old one could not be retired (503: ${reasonOf(data)}). Rotate again when the store is back.`, 'error');
+    } else {
+      unavailable(`${what} failed, nothing changed`, data);
+    }
+  }
+
   async function rotate() {
     await busy(els.btnRotate, async () => {
       const { status, data } = await api('POST', '/api/rotate');
@@ -214,8 +255,34 @@
         setStatus('Session ID rotated: the old cookie no longer works.', 'ok');
       } else if (status === 401) {
         rejectedBy(data);
+      } else if (status === 503) {
+        rotationUnavailable('Rotate', data);
       } else {
         setStatus(`Rotate failed (${status}): ${reasonOf(data)}`, 'error');
+      }
+    });
+  }
+
+  // Saves the preferences as the session's data: the server rotates the session to carry them.
+  async function saveData(event) {
+    event.preventDefault();
+    const next = { theme: els.theme.value };
+    const note = els.note.value.trim();
+    if (note !== '') next.note = note;
+    await busy(els.btnSaveData, async () => {
+      const before = session && session.handle;
+      const { status, data } = await api('POST', '/api/data', { data: next });
+      if (status === 200) {
+        showLoggedIn(data);
+        setStatus(`Preferences saved. The session ID was rotated (handle ${shortHandle(before)} → ${shortHandle(data.handle)}): the old cookie no longer works.`, 'ok');
+      } else if (status === 400) {
+        setStatus(`Preferences not saved: ${reasonOf(data)} (session data is a JSON object of at most 1024 bytes).`, 'error');
+      } else if (status === 401) {
+        rejectedBy(data);
+      } else if (status === 503) {
+        rotationUnavailable('Saving preferences', data);
+      } else {
+        setStatus(`Saving preferences failed (${status}): ${reasonOf(data)}`, 'error');
       }
     });
   }
@@ -226,6 +293,10 @@
       if (status === 200) {
         showLoggedOut();
         setStatus('Logged out: the session was destroyed on the server.', 'info');
+      } else if (status === 503) {
+        // The server cleared this browser's cookie, but could not end the session in the store.
+        showLoggedOut();
+        setStatus(`Logout incomplete (503): ${reasonOf(data)}. This browser's cookie was deleted, but the server could not end the session; revoke it from another device when the store is back.`, 'error');
       } else {
         setStatus(`Logout failed (${status}): ${reasonOf(data)}`, 'error');
       }
@@ -239,6 +310,8 @@
       setStatus(`You have ${data.length} active session${data.length === 1 ? '' : 's'}.`, 'ok');
     } else if (status === 401) {
       rejectedBy(data);
+    } else if (status === 503) {
+      unavailable('Listing sessions failed', data);
     } else {
       setStatus(`Listing sessions failed (${status}): ${reasonOf(data)}`, 'error');
     }
@@ -255,12 +328,15 @@
     } else if (status === 404) {
       setStatus('That session no longer exists.', 'error');
       await listSessions();
+    } else if (status === 503) {
+      unavailable('Revoking failed', data);
     } else {
       setStatus(`Revoking failed (${status}): ${reasonOf(data)}`, 'error');
     }
   }
 
   els.loginForm.addEventListener('submit', login);
+  els.dataForm.addEventListener('submit', saveData);
   els.btnMe.addEventListener('click', () => busy(els.btnMe, () => loadMe()));
   els.btnRotate.addEventListener('click', rotate);
   els.btnLogout.addEventListener('click', logout);
