@@ -605,10 +605,13 @@ impl Engine {
     }
 
     /// How long a revoked handle must be refused in memory: until any envelope signed before
-    /// now has expired, allowing for clock skew.
+    /// now from a stale read has expired, allowing for clock skew.
     fn forget_after(&self, now: u64) -> u64 {
+        // Plus KV's propagation delay: until then even this location may serve a cached copy of
+        // the record from before the tombstone, and a refresh here must not accept it.
         now.saturating_add(self.policy.envelope_ttl_ms)
             .saturating_add(self.policy.clock_skew_ms)
+            .saturating_add(KV_PROPAGATION_MS)
     }
 
     /// Makes this isolate refuse `handle` at once. Returns true when the revocation memory was

@@ -6,25 +6,35 @@
 //! and the Cookie header in, and gets back a [`Decision`] plus the store [`Effects`] to apply.
 //!
 //! ```
-//! use edge_session::{CookieConfig, Decision, Engine, KeyRing, Policy};
+//! use edge_session::{CookieConfig, Decision, Engine, Fetched, KeyRing, Policy, SessionData};
 //!
-//! let ring = KeyRing::parse("k1:an-example-secret-of-32-bytes-or-more")?;
-//! let engine = Engine::new(ring, Policy::default(), CookieConfig::default())?;
+//! // Each secret is the base64url encoding of 32 random bytes.
+//! let ring = KeyRing::parse("k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY")?;
+//! let mut engine = Engine::new(ring, Policy::default(), CookieConfig::default())?;
 //! let t0 = 1_700_000_000_000;
-//! let login = engine.issue("alice", None, t0)?;
-//! // The host writes login.effects to KV and sends login.set_cookie.
+//! let data = SessionData::new(r#"{"role":"admin"}"#)?;
+//! let login = engine.issue("alice", None, Some(data), t0)?;
+//! // The host writes login.effects to KV (each value as its JSON text) and sends
+//! // login.set_cookie.
+//! let record = &login.effects.puts[0];
+//! let stored = record.value.to_json();
 //! let cookie = login.set_cookie.split(';').next().unwrap_or_default();
 //!
 //! // Within the envelope's lifetime: valid with no store read.
-//! assert!(matches!(engine.validate(Some(cookie), t0 + 30_000), Decision::Valid { .. }));
+//! let Decision::Valid(session) = engine.validate(Some(cookie), t0 + 30_000) else {
+//!     panic!("expected Valid")
+//! };
+//! assert_eq!(session.data.as_deref(), Some(r#"{"role":"admin"}"#));
 //!
-//! // After it: authentic but expired, so the host reads the record and resumes.
+//! // After it: authentic but expired, so the host reads the record and both revocation
+//! // cutoffs (in parallel) and resumes.
 //! let Decision::NeedRecord(pending) = engine.validate(Some(cookie), t0 + 90_000) else {
 //!     panic!("expected NeedRecord")
 //! };
-//! let record = &login.effects.puts[0];
-//! assert_eq!(pending.storage_key(), record.key);
-//! let refreshed = engine.resume(&pending, Some(&record.value), t0 + 90_000);
+//! let [record_key, _user_cutoff_key, _global_cutoff_key] = pending.reads();
+//! assert_eq!(record_key, record.key);
+//! let fetched = Fetched::new([Some(stored.as_str()), None, None]);
+//! let refreshed = engine.resume(&pending, &fetched, t0 + 90_000);
 //! assert!(refreshed.is_ok_and(|r| r.set_cookie.is_some()));
 //! # Ok::<(), edge_session::ConfigError>(())
 //! ```

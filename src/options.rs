@@ -147,6 +147,7 @@ pub struct Options {
 }
 
 /// Every option name the core reads, for refusing the rest.
+#[cfg_attr(not(feature = "wasm"), allow(dead_code))] // Read by the wasm bindings only.
 pub const OPTION_NAMES: &[&str] = &[
     "keys",
     "envelopeTtl",
@@ -159,11 +160,13 @@ pub const OPTION_NAMES: &[&str] = &[
 ];
 
 /// Every `cookie` option name.
+#[cfg_attr(not(feature = "wasm"), allow(dead_code))] // Read by the wasm bindings only.
 pub const COOKIE_OPTION_NAMES: &[&str] =
     &["name", "hostPrefix", "sameSite", "domain", "path", "secure"];
 
 /// Refuses option names the core does not know (a typo such as `envelopeTTL` must not silently
 /// fall back to a default). `cookie` holds the names inside the `cookie` option.
+#[cfg_attr(not(feature = "wasm"), allow(dead_code))] // Read by the wasm bindings only.
 pub fn check_names<'a>(
     top: impl IntoIterator<Item = &'a str>,
     cookie: impl IntoIterator<Item = &'a str>,

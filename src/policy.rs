@@ -1,4 +1,4 @@
-//! Timeouts and how often a record's `last_seen_at` is written.
+//! Timeouts and how often a session's last-seen time is written.
 
 use crate::ConfigError;
 
@@ -27,8 +27,10 @@ pub struct Policy {
     pub idle_timeout_ms: u64,
     /// How long a session lives at most, from login (default 12 h). Never extended.
     pub absolute_timeout_ms: u64,
-    /// A refresh writes `last_seen_at` back only when it is older than this (default idle / 10),
-    /// to respect KV's one write per second per key and its write costs.
+    /// A refresh that signs a new envelope writes the session's last-seen key (`t:`) only when
+    /// it falls in a later interval of this length (counted from the epoch) than the envelope it
+    /// replaces, so at most once per interval (default idle / 10), to respect KV's one write per
+    /// second per key and its write costs.
     pub touch_interval_ms: u64,
     /// How far in the future an envelope's `issued_at` may be before it is refused (default 5 s).
     pub clock_skew_ms: u64,

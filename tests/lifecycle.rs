@@ -1,5 +1,5 @@
 //! Whole session lifecycles against an in-memory store: login, fast path, refresh from the
-//! record, write throttling, expiry, rotation, logout and revocation.
+//! record, last-seen write throttling, expiry, rotation, logout, revocation and listings.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,45 +12,57 @@ mod common;
 
 use common::*;
 use edge_session::{
-    ConfigError, Decision, IndexEntry, Policy, Record, RejectReason, RECORD_VERSION,
+    touch_prefix, user_cutoff_key, ConfigError, DataChange, Decision, Ended, Fetched, IndexEntry,
+    Policy, RecordState, RejectReason, SessionHandle, SessionId, Tombstone, Touch, Value,
+    GLOBAL_CUTOFF_KEY, STORE_VERSION,
 };
+
+/// 12 hours, the default absolute lifetime, in KV TTL seconds.
+const ABSOLUTE_SECS: u64 = 43_200;
 
 #[test]
 fn issue_validate_expire_resume() {
-    let engine = engine();
+    let mut engine = engine();
     let mut store = Store::default();
     let (issued, cookie) = login(&engine, "alice", T0);
     store.apply(&issued.effects);
-    assert_eq!(issued.previous, None);
     assert!(issued.effects.deletes.is_empty());
     assert_eq!(issued.effects.puts.len(), 2);
 
-    // The record and the index entry.
+    // The record: written once, here, and never by a refresh.
     let handle = issued.session.handle.clone();
-    let record = Record::from_json(store.get(&handle.storage_key()).unwrap()).unwrap();
-    assert_eq!(record.v, RECORD_VERSION);
+    let record = live(store.get(&handle.storage_key()).unwrap());
+    assert_eq!(record.v, STORE_VERSION);
     assert_eq!(record.user_id, "alice");
     assert_eq!(record.created_at, T0);
-    assert_eq!(record.last_seen_at, T0);
     assert_eq!(record.generation, 0);
     assert_eq!(record.absolute_deadline, T0 + 43_200_000);
+    assert_eq!(record.idle_timeout_ms, 1_800_000);
+    assert_eq!(record.data, None);
     assert_eq!(record.user_agent.as_deref(), Some("TestAgent/1.0"));
+    let record_put = &issued.effects.puts[0];
+    assert_eq!(record_put.key, handle.storage_key());
+    assert_eq!(record_put.metadata, None);
+
+    // The index entry, as value and as metadata (listings need no per-session reads).
     let index_key = handle.index_key("alice");
     assert!(index_key.starts_with(&engine.user_index_prefix("alice")));
-    let index_put = issued
-        .effects
-        .puts
-        .iter()
-        .find(|p| p.key == index_key)
-        .unwrap();
-    let entry: IndexEntry = serde_json::from_str(&index_put.value).unwrap();
-    assert_eq!(entry, IndexEntry::of(&record));
+    let index_put = &issued.effects.puts[1];
+    assert_eq!(index_put.key, index_key);
+    let entry = IndexEntry {
+        v: STORE_VERSION,
+        created_at: T0,
+        absolute_deadline: T0 + 43_200_000,
+        user_agent: "TestAgent/1.0".to_owned(),
+    };
+    assert_eq!(index_put.value, Value::Index(entry.clone()));
+    assert_eq!(index_put.metadata, Some(Value::Index(entry.clone())));
     assert_eq!(
-        index_put.metadata.as_deref(),
-        Some(index_put.value.as_str())
+        IndexEntry::decode(store.metadata[&index_key].as_str()),
+        Some(entry)
     );
     for put in &issued.effects.puts {
-        assert_eq!(put.ttl_secs, 43_200);
+        assert_eq!(put.expiration_ttl, Some(ABSOLUTE_SECS));
     }
 
     // The Set-Cookie.
@@ -60,24 +72,33 @@ fn issue_validate_expire_resume() {
         .ends_with("; Max-Age=43200; Path=/; Secure; HttpOnly; SameSite=Lax"));
 
     // Fast path.
-    let (session, set_cookie) = expect_valid(engine.validate(Some(&cookie), T0 + 30_000));
+    let session = expect_valid(engine.validate(Some(&cookie), T0 + 30_000));
     assert_eq!(session, issued.session);
-    assert_eq!(set_cookie, None);
 
-    // Envelope expired: the record decides.
+    // Envelope expired: the store decides.
     let t1 = T0 + 61_000;
     let pending = expect_pending(engine.validate(Some(&cookie), t1));
-    assert_eq!(pending.storage_key(), issued.effects.puts[0].key);
+    assert_eq!(
+        pending.reads(),
+        [
+            handle.storage_key(),
+            user_cutoff_key("alice"),
+            GLOBAL_CUTOFF_KEY.to_owned()
+        ]
+    );
+    assert_eq!(GLOBAL_CUTOFF_KEY, "r:issued_before");
+    assert!(pending.reads()[1].starts_with("c:"));
+    assert_eq!(pending.reads()[1], engine.user_cutoff_key("alice"));
     assert_eq!(pending.handle(), &handle);
     assert_eq!(pending.user_id(), "alice");
     assert_eq!(pending.session(), issued.session);
     let refreshed = engine
-        .resume(&pending, store.get(&pending.storage_key()), t1)
+        .resume(&pending, &store.fetched(&pending), t1)
         .unwrap();
-    // Within the touch interval: nothing to write.
-    assert_eq!(refreshed.effects, Default::default());
+    // T0 and t1 fall in the same touch interval: nothing to write.
+    assert!(refreshed.effects.is_empty());
     let renewed = refreshed.set_cookie.expect("a renewed envelope");
-    assert!(renewed.contains(&format!("Max-Age={};", 43_200 - 61)));
+    assert!(renewed.contains(&format!("Max-Age={};", ABSOLUTE_SECS - 61)));
     assert_eq!(refreshed.session.handle, handle);
     assert_eq!(refreshed.session.created_at, T0);
     assert_eq!(refreshed.session.issued_at, t1);
@@ -86,83 +107,107 @@ fn issue_validate_expire_resume() {
     assert_eq!(refreshed.session.absolute_expires_at, T0 + 43_200_000);
 
     // The renewed envelope is on the fast path again.
-    let (session, _) = expect_valid(engine.validate(Some(&pair(&renewed)), t1 + 1));
+    let session = expect_valid(engine.validate(Some(&pair(&renewed)), t1 + 1));
     assert_eq!(session, refreshed.session);
 }
 
 #[test]
-fn touch_writes_are_throttled() {
-    let engine = engine();
+fn refreshes_write_only_throttled_last_seen_keys() {
+    let mut engine = engine();
     let mut store = Store::default();
     let (issued, mut cookie) = login(&engine, "alice", T0);
     store.apply(&issued.effects);
-    let key = issued.session.handle.storage_key();
-    let index_key = issued.session.handle.index_key("alice");
-    let touch = engine.policy().touch_interval_ms;
+    let handle = issued.session.handle.clone();
+    let record_before = store.get(&handle.storage_key()).unwrap().to_owned();
+    let touch_key = handle.touch_key("alice");
+    assert!(touch_key.starts_with(&touch_prefix("alice")));
+    assert!(touch_key.starts_with("t:"));
+    let interval = engine.policy().touch_interval_ms;
+    assert_eq!(interval, 180_000);
 
+    let mut written_in = std::collections::BTreeSet::new();
     let mut last_seen = T0;
-    let mut writes = 0;
-    // A request every 61 s for an hour: a refresh each time, a write every third or so.
+    // A request every 61 s for an hour: a refresh each time, a last-seen write only when the
+    // refresh crosses into a new touch interval.
     for step in 1..=59u64 {
         let now = T0 + step * 61_000;
+        let previous_issued_at = expect_pending(engine.validate(Some(&cookie), now))
+            .session()
+            .issued_at;
         let pending = expect_pending(engine.validate(Some(&cookie), now));
-        let r = engine.resume(&pending, store.get(&key), now).unwrap();
-        if now - last_seen >= touch {
-            assert_eq!(r.effects.puts.len(), 2, "step {step}");
-            assert_eq!(r.effects.puts[0].key, key);
-            assert_eq!(r.effects.puts[1].key, index_key);
-            for put in &r.effects.puts {
-                assert!(put.ttl_secs >= 60);
-                assert_eq!(put.ttl_secs, (T0 + 43_200_000 - now).div_ceil(1_000));
-            }
-            let written = Record::from_json(&r.effects.puts[0].value).unwrap();
-            assert_eq!(written.last_seen_at, now);
+        let r = engine
+            .resume(&pending, &store.fetched(&pending), now)
+            .unwrap();
+        assert!(r.effects.deletes.is_empty(), "step {step}");
+        if now / interval != previous_issued_at / interval {
+            assert_eq!(r.effects.puts.len(), 1, "step {step}");
+            let put = &r.effects.puts[0];
+            assert_eq!(put.key, touch_key);
+            let touch = Touch {
+                v: STORE_VERSION,
+                last_seen_at: now,
+            };
+            assert_eq!(put.value, Value::Touch(touch.clone()));
+            assert_eq!(put.metadata, Some(Value::Touch(touch)));
             assert_eq!(
-                r.effects.puts[1].metadata.as_deref(),
-                Some(r.effects.puts[1].value.as_str())
+                put.expiration_ttl,
+                Some((T0 + 43_200_000 - now).div_ceil(1_000))
             );
+            // At most one write per touch interval.
+            assert!(written_in.insert(now / interval), "step {step}");
             last_seen = now;
-            writes += 1;
         } else {
             assert!(r.effects.puts.is_empty(), "step {step}");
         }
-        assert!(r.effects.deletes.is_empty());
         store.apply(&r.effects);
         cookie = pair(&r.set_cookie.unwrap());
+        // The last-seen time never lags more than one interval and one envelope behind.
+        assert!(now - last_seen < interval + 61_000, "step {step}");
     }
-    assert!((15..=25).contains(&writes), "{writes} writes");
+    assert!((18..=21).contains(&written_in.len()), "{written_in:?}");
     assert_eq!(
-        Record::from_json(store.get(&key).unwrap())
-            .unwrap()
-            .last_seen_at,
-        last_seen
+        Touch::decode(store.get(&touch_key).unwrap()).unwrap(),
+        Touch {
+            v: STORE_VERSION,
+            last_seen_at: last_seen
+        }
     );
+    // The record itself was never rewritten, and nothing but s:, u: and t: exists.
+    assert_eq!(store.get(&handle.storage_key()).unwrap(), record_before);
+    assert_eq!(store.values.len(), 3);
 }
 
 #[test]
 fn near_the_absolute_deadline_ttls_stay_at_the_kv_minimum() {
     // Idle timeout as long as the absolute lifetime, so one late request is still in time.
-    let engine = engine_policy(Policy::new(60_000, 43_200_000, 43_200_000).unwrap());
+    let mut engine = engine_policy(Policy::new(60_000, 43_200_000, 43_200_000).unwrap());
     let (issued, cookie) = login(&engine, "alice", T0);
     let now = T0 + 43_200_000 - 5_000;
     let pending = engine.authenticate(Some(&cookie), now).unwrap();
-    let r = engine
-        .resume(&pending, Some(&record_json(&issued)), now)
-        .unwrap();
-    assert_eq!(r.effects.puts.len(), 2);
-    for put in &r.effects.puts {
-        assert_eq!(put.ttl_secs, 60);
+    let json = record_json(&issued);
+    let r = engine.resume(&pending, &only_record(&json), now).unwrap();
+    assert_eq!(r.effects.puts.len(), 1);
+    assert_eq!(r.effects.puts[0].expiration_ttl, Some(60));
+    assert!(r.set_cookie.unwrap().contains("Max-Age=5;"));
+
+    // A session shorter than a minute is still stored for KV's minimum.
+    let engine = engine_policy(Policy::new(1_000, 3_000, 10_000).unwrap());
+    let (issued, _) = login(&engine, "alice", T0);
+    for put in &issued.effects.puts {
+        assert_eq!(put.expiration_ttl, Some(60));
     }
+    assert!(issued.set_cookie.contains("Max-Age=10;"));
 }
 
 #[test]
 fn idle_expiry_through_resume() {
-    let engine = engine_policy(Policy::new(1_000, 3_000, 10_000).unwrap());
+    let mut engine = engine_policy(Policy::new(1_000, 3_000, 10_000).unwrap());
     let (issued, cookie) = login(&engine, "alice", T0);
     let pending = expect_pending(engine.validate(Some(&cookie), T0 + 2_000));
     // The user came back after the idle timeout, but the host read the record late.
+    let json = record_json(&issued);
     assert_eq!(
-        engine.resume(&pending, Some(&record_json(&issued)), T0 + 3_000),
+        engine.resume(&pending, &only_record(&json), T0 + 3_000),
         Err(RejectReason::ExpiredIdle)
     );
     assert_eq!(
@@ -173,24 +218,16 @@ fn idle_expiry_through_resume() {
 
 #[test]
 fn absolute_expiry_cannot_be_outrun_by_activity() {
-    let engine = engine_policy(Policy::new(1_000, 3_000, 10_000).unwrap());
+    let mut engine = engine_policy(Policy::new(1_000, 3_000, 10_000).unwrap());
     let mut store = Store::default();
     let (issued, mut cookie) = login(&engine, "alice", T0);
     store.apply(&issued.effects);
-    let key = issued.session.handle.storage_key();
     let mut now = T0;
     loop {
         now += 1_500;
-        match engine.validate(Some(&cookie), now) {
-            Decision::Valid { .. } => {}
-            Decision::NeedRecord(pending) => {
-                let r = engine.resume(&pending, store.get(&key), now).unwrap();
-                store.apply(&r.effects);
-                if let Some(set) = r.set_cookie {
-                    cookie = pair(&set);
-                }
-            }
-            Decision::Reject(reason) => {
+        match request(&mut engine, &mut store, &cookie, now) {
+            Ok((_, next)) => cookie = next,
+            Err(reason) => {
                 assert_eq!(reason, RejectReason::ExpiredAbsolute);
                 break;
             }
@@ -204,102 +241,128 @@ fn absolute_expiry_cannot_be_outrun_by_activity() {
 fn rotation() {
     let mut engine = engine();
     let mut store = Store::default();
-    let (issued, old_cookie) = login(&engine, "alice", T0);
+    let (issued, old_cookie) = login_with(&engine, "alice", Some(data(r#"{"role":"user"}"#)), T0);
     store.apply(&issued.effects);
     let old = issued.session.handle.clone();
 
     let t = T0 + 10_000;
     let pending = engine.authenticate(Some(&old_cookie), t).unwrap();
-    let rotated = engine
-        .rotate(&pending, store.get(&old.storage_key()), t)
+    let rotation = engine
+        .rotate(&pending, &store.fetched(&pending), DataChange::Keep, t)
         .unwrap();
-    store.apply(&rotated.effects);
+    // rotate() changes nothing in memory: the old envelope still works until the host has
+    // written the new session and called remember_ended.
+    assert_eq!(engine.revocations().counts(), (0, 0));
+    expect_valid(engine.validate(Some(&old_cookie), t));
 
-    // The new session: same user, login time and absolute deadline; a new handle.
-    assert_eq!(rotated.previous.as_ref(), Some(&old));
-    assert_ne!(rotated.session.handle, old);
-    assert_eq!(rotated.session.user_id, "alice");
-    assert_eq!(rotated.session.created_at, T0);
-    assert_eq!(rotated.session.absolute_expires_at, T0 + 43_200_000);
-    assert_eq!(rotated.session.generation, 1);
-    assert_eq!(rotated.session.issued_at, t);
+    let new = rotation.issued.session.clone();
+    assert_eq!(rotation.previous, old);
+    store.apply(&rotation.issued.effects);
+    assert!(!engine.remember_ended(&rotation.previous, Ended::Rotated, t));
+    store.apply(&rotation.retire);
 
-    // Tombstone for the old key, index entry for the old key deleted, new record and index.
-    let tombstone = rotated
-        .effects
-        .puts
-        .iter()
-        .find(|p| p.key == old.storage_key())
-        .expect("tombstone");
-    let tomb = Record::from_json(&tombstone.value).unwrap();
-    assert_eq!(tomb.rotated_at, Some(t));
-    assert_eq!(tomb.generation, 0);
-    assert!(tombstone.ttl_secs >= 60);
-    assert_eq!(rotated.effects.deletes, vec![old.index_key("alice")]);
-    let new_record = Record::from_json(&record_json(&rotated)).unwrap();
+    // The new session: same user, login time, absolute deadline and data; a new handle.
+    assert_ne!(new.handle, old);
+    assert_eq!(new.user_id, "alice");
+    assert_eq!(new.created_at, T0);
+    assert_eq!(new.absolute_expires_at, T0 + 43_200_000);
+    assert_eq!(new.generation, 1);
+    assert_eq!(new.issued_at, t);
+    assert_eq!(new.data.as_deref(), Some(r#"{"role":"user"}"#));
+
+    // Its record and index entry.
+    assert_eq!(rotation.issued.effects.puts.len(), 2);
+    assert!(rotation.issued.effects.deletes.is_empty());
+    let new_record = record_of(&rotation.issued);
     assert_eq!(new_record.generation, 1);
     assert_eq!(new_record.created_at, T0);
-    assert_eq!(new_record.last_seen_at, t);
     assert_eq!(new_record.absolute_deadline, T0 + 43_200_000);
-    assert_eq!(new_record.rotated_at, None);
-    assert!(rotated
-        .effects
-        .puts
-        .iter()
-        .any(|p| p.key == rotated.session.handle.index_key("alice")));
-    assert_eq!(rotated.effects.puts.len(), 3);
+    assert_eq!(new_record.data.as_deref(), Some(r#"{"role":"user"}"#));
+    assert_eq!(
+        rotation.issued.effects.puts[1].key,
+        new.handle.index_key("alice")
+    );
+
+    // The old one: a tombstone until its own deadline, its index and last-seen keys dropped.
+    assert_eq!(rotation.retire.puts.len(), 1);
+    let tomb = &rotation.retire.puts[0];
+    assert_eq!(tomb.key, old.storage_key());
+    assert_eq!(
+        tomb.value.to_json(),
+        format!(r#"{{"v":2,"ended":"rotated","at":{t}}}"#)
+    );
+    assert_eq!(
+        tomb.expiration_ttl,
+        Some((T0 + 43_200_000 - t).div_ceil(1_000))
+    );
+    assert_eq!(
+        rotation.retire.deletes,
+        vec![old.index_key("alice"), old.touch_key("alice")]
+    );
+    assert_eq!(
+        RecordState::decode(store.get(&old.storage_key()).unwrap()),
+        Ok(RecordState::Ended(Tombstone {
+            v: STORE_VERSION,
+            ended: Ended::Rotated,
+            at: t
+        }))
+    );
 
     // The new cookie works; the old one is refused at once in this isolate.
-    let new_cookie = pair(&rotated.set_cookie);
-    let (session, _) = expect_valid(engine.validate(Some(&new_cookie), t + 1));
+    let new_cookie = pair(&rotation.issued.set_cookie);
+    let session = expect_valid(engine.validate(Some(&new_cookie), t + 1));
     assert_eq!(session.generation, 1);
     assert_eq!(
         expect_reject(engine.validate(Some(&old_cookie), t + 1)),
         RejectReason::Rotated
     );
     assert_eq!(
-        engine.rotate(&pending, store.get(&old.storage_key()), t + 1),
+        engine.rotate(&pending, &store.fetched(&pending), DataChange::Keep, t + 1),
         Err(RejectReason::Rotated)
     );
 
     // Another isolate knows nothing, but once the old envelope expires the tombstone decides.
-    let other = engine_ring(&ring_k1());
+    let mut other = engine_ring(&ring_k1());
     let later = T0 + 61_000;
     let pending = expect_pending(other.validate(Some(&old_cookie), later));
     assert_eq!(
-        other.resume(&pending, store.get(&old.storage_key()), later),
+        other.resume(&pending, &store.fetched(&pending), later),
         Err(RejectReason::Rotated)
     );
-    let mut other = other;
     assert_eq!(
-        other.rotate(&pending, store.get(&old.storage_key()), later),
+        other.rotate(&pending, &store.fetched(&pending), DataChange::Keep, later),
         Err(RejectReason::Rotated)
     );
     // ...and the new session resumes there from its own record.
-    let pending = expect_pending(other.validate(Some(&new_cookie), t + 61_000));
-    let r = other
-        .resume(&pending, store.get(&pending.storage_key()), t + 61_000)
-        .unwrap();
-    assert_eq!(r.session.generation, 1);
-    assert_eq!(r.session.created_at, T0);
+    let (session, _) = request(&mut other, &mut store, &new_cookie, t + 61_000).unwrap();
+    assert_eq!(session.generation, 1);
+    assert_eq!(session.created_at, T0);
+    assert_eq!(session.handle, new.handle);
 }
 
 #[test]
 fn rotation_never_extends_the_absolute_deadline() {
     let mut engine = engine_policy(Policy::new(1_000, 3_000, 10_000).unwrap());
     let (issued, cookie) = login(&engine, "alice", T0);
+    let json = record_json(&issued);
     let pending = engine.authenticate(Some(&cookie), T0 + 2_500).unwrap();
-    let rotated = engine
-        .rotate(&pending, Some(&record_json(&issued)), T0 + 2_500)
+    let rotation = engine
+        .rotate(&pending, &only_record(&json), DataChange::Keep, T0 + 2_500)
         .unwrap();
-    assert_eq!(rotated.session.absolute_expires_at, T0 + 10_000);
-    assert_eq!(rotated.session.idle_expires_at, T0 + 5_500);
+    assert_eq!(rotation.issued.session.absolute_expires_at, T0 + 10_000);
+    assert_eq!(rotation.issued.session.idle_expires_at, T0 + 5_500);
     // Rotating an expired session is refused like resuming it.
     let mut engine = engine_policy(Policy::new(1_000, 3_000, 10_000).unwrap());
     let pending = engine.authenticate(Some(&cookie), T0 + 3_000).unwrap();
     assert_eq!(
-        engine.rotate(&pending, Some(&record_json(&issued)), T0 + 3_000),
+        engine.rotate(&pending, &only_record(&json), DataChange::Keep, T0 + 3_000),
         Err(RejectReason::ExpiredIdle)
+    );
+    // ...and rotating with no record is refused without issuing anything.
+    let pending = engine.authenticate(Some(&cookie), T0 + 2_000).unwrap();
+    assert_eq!(
+        engine.rotate(&pending, &nothing(), DataChange::Keep, T0 + 2_000),
+        Err(RejectReason::SessionNotFound)
     );
 }
 
@@ -312,14 +375,28 @@ fn destroy() {
     let handle = issued.session.handle.clone();
     let t = T0 + 5_000;
     let pending = engine.authenticate(Some(&cookie), t).unwrap();
-    let effects = engine.destroy(&pending, t);
-    assert!(effects.puts.is_empty());
+    let (effects, overflowed) = engine.destroy(&pending, t);
+    assert!(!overflowed);
+    assert_eq!(effects.puts.len(), 1);
+    assert_eq!(effects.puts[0].key, handle.storage_key());
+    assert_eq!(
+        effects.puts[0].value.to_json(),
+        format!(r#"{{"v":2,"ended":"revoked","at":{t}}}"#)
+    );
+    assert_eq!(
+        effects.puts[0].expiration_ttl,
+        Some((T0 + 43_200_000 - t).div_ceil(1_000))
+    );
     assert_eq!(
         effects.deletes,
-        vec![handle.storage_key(), handle.index_key("alice")]
+        vec![handle.index_key("alice"), handle.touch_key("alice")]
     );
     store.apply(&effects);
-    assert!(store.values.is_empty());
+    // Only the tombstone is left.
+    assert_eq!(
+        store.values.keys().collect::<Vec<_>>(),
+        [&handle.storage_key()]
+    );
 
     // Refused at once here, on the fast path.
     assert_eq!(
@@ -331,23 +408,31 @@ fn destroy() {
         Err(RejectReason::Revoked)
     );
 
-    // Elsewhere, after the envelope expires, the record is gone.
-    let other = engine_ring(&ring_k1());
+    // Elsewhere, after the envelope expires, the tombstone refuses it.
+    let mut other = engine_ring(&ring_k1());
     let pending = expect_pending(other.validate(Some(&cookie), T0 + 60_000));
     assert_eq!(
-        other.resume(&pending, store.get(&pending.storage_key()), T0 + 60_000),
+        other.resume(&pending, &store.fetched(&pending), T0 + 60_000),
+        Err(RejectReason::Revoked)
+    );
+    // Once the tombstone itself has expired from KV, nothing is found.
+    assert_eq!(
+        other.resume(&pending, &nothing(), T0 + 60_000),
         Err(RejectReason::SessionNotFound)
     );
 }
 
 #[test]
 fn records_that_do_not_fit_are_refused() {
-    let engine = engine();
+    let mut engine = engine();
     let (issued, cookie) = login(&engine, "alice", T0);
     let good = record_json(&issued);
     let now = T0 + 61_000;
+    let (bob, _) = login(&engine, "bob", T0);
+    let (later, _) = login(&engine, "alice", T0 + 1);
     let pending = expect_pending(engine.validate(Some(&cookie), now));
-    let resume = |json: Option<&str>| engine.resume(&pending, json, now);
+    let mut resume =
+        |json: Option<&str>| engine.resume(&pending, &Fetched::new([json, None, None]), now);
 
     assert!(resume(Some(&good)).is_ok());
     assert_eq!(resume(None), Err(RejectReason::SessionNotFound));
@@ -356,9 +441,13 @@ fn records_that_do_not_fit_are_refused() {
         "{",
         "null",
         "[]",
-        "{\"v\":1}",
+        "{\"v\":2}",
+        "{\"v\":\"2\"}",
         "\u{0}",
         &good[..good.len() - 1],
+        &good.replace("\"alice\"", "5"),
+        r#"{"v":2,"ended":"stolen","at":1}"#,
+        r#"{"v":2,"ended":"revoked"}"#,
     ] {
         assert_eq!(
             resume(Some(corrupt)),
@@ -366,48 +455,93 @@ fn records_that_do_not_fit_are_refused() {
             "{corrupt:?}"
         );
     }
-    let v2 = good.replace("\"v\":1", "\"v\":2");
-    assert_ne!(v2, good);
-    assert_eq!(resume(Some(&v2)), Err(RejectReason::RecordVersion));
+    for other_version in [
+        good.replace("\"v\":2", "\"v\":1"),
+        good.replace("\"v\":2", "\"v\":3"),
+        r#"{"v":1,"ended":"revoked","at":1}"#.to_owned(),
+    ] {
+        assert_ne!(other_version, good);
+        assert_eq!(
+            resume(Some(&other_version)),
+            Err(RejectReason::RecordVersion),
+            "{other_version}"
+        );
+    }
+    // Fields this version does not know are ignored (additions within v2 stay readable).
+    let extended = good.replacen('{', r#"{"later_field":[1,2],"#, 1);
+    assert!(resume(Some(&extended)).is_ok());
 
-    // Another user's record, another session's record, a different generation or deadline.
-    let (bob, _) = login(&engine, "bob", T0);
+    // Another user's record, another session's record, a different generation, login time,
+    // deadline or data.
     assert_eq!(
         resume(Some(&record_json(&bob))),
         Err(RejectReason::RecordMismatch)
     );
-    let (later, _) = login(&engine, "alice", T0 + 1);
     assert_eq!(
         resume(Some(&record_json(&later))),
         Err(RejectReason::RecordMismatch)
     );
-    let mut record = Record::from_json(&good).unwrap();
-    record.generation = 1;
-    assert_eq!(
-        resume(Some(&record.to_json())),
-        Err(RejectReason::RecordMismatch)
-    );
-    let mut record = Record::from_json(&good).unwrap();
-    record.absolute_deadline += 1;
-    assert_eq!(
-        resume(Some(&record.to_json())),
-        Err(RejectReason::RecordMismatch)
-    );
+    let base = live(&good);
+    let mut changes: Vec<edge_session::Record> = Vec::new();
+    let mut r = base.clone();
+    r.generation = 1;
+    changes.push(r);
+    let mut r = base.clone();
+    r.absolute_deadline += 1;
+    changes.push(r);
+    let mut r = base.clone();
+    r.created_at -= 1;
+    changes.push(r);
+    let mut r = base.clone();
+    r.data = Some("{}".to_owned());
+    changes.push(r);
+    for record in changes {
+        assert_eq!(
+            resume(Some(&to_json(&record))),
+            Err(RejectReason::RecordMismatch),
+            "{record:?}"
+        );
+    }
+    // Changes the envelope does not carry are the record's business.
+    let mut r = base.clone();
+    r.user_agent = None;
+    assert!(resume(Some(&to_json(&r))).is_ok());
 
-    // A revoked tombstone.
-    let mut record = Record::from_json(&good).unwrap();
-    record.revoked_at = Some(T0 + 1);
-    assert_eq!(resume(Some(&record.to_json())), Err(RejectReason::Revoked));
+    // Tombstones.
+    assert_eq!(
+        resume(Some(r#"{"v":2,"ended":"revoked","at":1}"#)),
+        Err(RejectReason::Revoked)
+    );
+    assert_eq!(
+        resume(Some(r#"{"v":2,"ended":"rotated","at":1}"#)),
+        Err(RejectReason::Rotated)
+    );
 }
 
 #[test]
-fn revoke_user_refuses_on_the_fast_path() {
+fn revoke_user_refuses_on_the_fast_path_and_through_the_store() {
     let mut engine = engine();
-    let (_, alice) = login(&engine, "alice", T0);
-    let (_, alice2) = login(&engine, "alice", T0 + 100);
-    let (_, bob) = login(&engine, "bob", T0);
+    let mut store = Store::default();
+    let (a1, alice) = login(&engine, "alice", T0);
+    let (a2, alice2) = login(&engine, "alice", T0 + 100);
+    let (b, bob) = login(&engine, "bob", T0);
+    for issued in [&a1, &a2, &b] {
+        store.apply(&issued.effects);
+    }
     let t = T0 + 1_000;
-    engine.revoke_user("alice", t);
+    let (effects, overflowed) = engine.revoke_user("alice", None::<&str>, t);
+    assert!(!overflowed);
+    assert!(effects.deletes.is_empty());
+    assert_eq!(effects.puts.len(), 1);
+    let put = &effects.puts[0];
+    assert_eq!(put.key, user_cutoff_key("alice"));
+    assert_eq!(
+        put.value.to_json(),
+        format!(r#"{{"v":2,"before":{},"at":{t}}}"#, t + 1)
+    );
+    assert_eq!(put.expiration_ttl, Some(400 * 24 * 3600));
+    store.apply(&effects);
+
     for cookie in [&alice, &alice2] {
         assert_eq!(
             expect_reject(engine.validate(Some(cookie), t)),
@@ -422,8 +556,164 @@ fn revoke_user_refuses_on_the_fast_path() {
     expect_valid(engine.validate(Some(&bob), t));
     // A login after the cutoff works.
     let (_, fresh) = login(&engine, "alice", t + 1);
-    let (session, _) = expect_valid(engine.validate(Some(&fresh), t + 2));
+    let session = expect_valid(engine.validate(Some(&fresh), t + 2));
     assert_eq!(session.user_id, "alice");
+
+    // Another isolate learns it from the stored cutoff at the next refresh, although the
+    // records are still live.
+    let mut other = engine_ring(&ring_k1());
+    let later = T0 + 61_000;
+    for cookie in [&alice, &alice2] {
+        assert_eq!(
+            request(&mut other, &mut store, cookie, later),
+            Err(RejectReason::Revoked)
+        );
+    }
+    request(&mut other, &mut store, &bob, later).unwrap();
+
+    // A second revocation never lowers the stored cutoff.
+    let stored = store.get(&user_cutoff_key("alice")).unwrap().to_owned();
+    let (effects, _) = other.revoke_user("alice", Some(stored.as_str()), T0 + 500);
+    assert_eq!(
+        effects.puts[0].value.to_json(),
+        format!(r#"{{"v":2,"before":{},"at":{}}}"#, t + 1, T0 + 500)
+    );
+    // A corrupt stored cutoff is replaced.
+    let (effects, _) = other.revoke_user("alice", Some("garbage"), T0 + 500);
+    assert_eq!(
+        effects.puts[0].value.to_json(),
+        format!(r#"{{"v":2,"before":{},"at":{}}}"#, T0 + 501, T0 + 500)
+    );
+}
+
+#[test]
+fn end_listed_tombstones_every_listed_session() {
+    let mut engine = engine();
+    let mut store = Store::default();
+    let mut cookies = Vec::new();
+    for i in 0..3 {
+        let (issued, cookie) = login(&engine, "alice", T0 + i);
+        store.apply(&issued.effects);
+        cookies.push((issued.session.clone(), cookie));
+    }
+    let (bob, bob_cookie) = login(&engine, "bob", T0);
+    store.apply(&bob.effects);
+    let t = T0 + 1_000;
+    let (cutoff, _) = engine.revoke_user("alice", None::<&str>, t);
+    store.apply(&cutoff);
+
+    let listing = store.list(&engine.user_index_prefix("alice"));
+    assert_eq!(listing.len(), 3);
+    let mut pairs = borrowed(&listing);
+    // Names that are not this user's index keys are skipped.
+    let bob_index = bob.session.handle.index_key("bob");
+    pairs.push((bob_index.as_str(), None));
+    pairs.push(("u:nonsense", None));
+    pairs.push(("s:whatever", None));
+    let effects = engine.end_listed("alice", &pairs, t);
+    assert_eq!(effects.puts.len(), 3);
+    assert_eq!(effects.deletes.len(), 6);
+    for (session, _) in &cookies {
+        let handle = &session.handle;
+        let put = effects
+            .puts
+            .iter()
+            .find(|p| p.key == handle.storage_key())
+            .unwrap();
+        assert_eq!(
+            put.value.to_json(),
+            format!(r#"{{"v":2,"ended":"revoked","at":{t}}}"#)
+        );
+        // The TTL comes from the listed metadata: the session's own absolute deadline.
+        assert_eq!(
+            put.expiration_ttl,
+            Some((session.absolute_expires_at - t).div_ceil(1_000))
+        );
+        assert!(effects.deletes.contains(&handle.index_key("alice")));
+        assert!(effects.deletes.contains(&handle.touch_key("alice")));
+    }
+    store.apply(&effects);
+    assert!(store.list(&engine.user_index_prefix("alice")).is_empty());
+    assert_eq!(store.list(&engine.user_index_prefix("bob")).len(), 1);
+
+    // Without metadata the TTL falls back to a full absolute lifetime from now.
+    let name = cookies[0].0.handle.index_key("alice");
+    let effects = engine.end_listed::<str>("alice", &[(name.as_str(), None)], t);
+    assert_eq!(effects.puts[0].expiration_ttl, Some(ABSOLUTE_SECS));
+
+    // Every one is refused elsewhere, even without the cutoff (tombstones), and bob is not.
+    let mut other = engine_ring(&ring_k1());
+    for (_, cookie) in &cookies {
+        let pending = expect_pending(other.validate(Some(cookie), T0 + 61_000));
+        let [record, _, _] = store.reads(&pending);
+        assert_eq!(
+            other.resume(&pending, &Fetched::new([record, None, None]), T0 + 61_000),
+            Err(RejectReason::Revoked)
+        );
+    }
+    request(&mut other, &mut store, &bob_cookie, T0 + 61_000).unwrap();
+}
+
+#[test]
+fn list_sessions_shows_indexed_sessions_newest_first() {
+    let mut engine = engine();
+    let mut store = Store::default();
+    let (first, first_cookie) = login(&engine, "alice", T0);
+    store.apply(&first.effects);
+    let chrome = engine
+        .issue("alice", Some("Chrome"), None, T0 + 10)
+        .unwrap();
+    store.apply(&chrome.effects);
+    let (bob, _) = login(&engine, "bob", T0 + 20);
+    store.apply(&bob.effects);
+
+    let list = |engine: &edge_session::Engine, store: &Store, now: u64| {
+        let index = store.list(&engine.user_index_prefix("alice"));
+        let touches = store.list(&engine.touch_prefix("alice"));
+        engine.list_sessions("alice", &borrowed(&index), &borrowed(&touches), now)
+    };
+    let sessions = list(&engine, &store, T0 + 30);
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0].handle, chrome.session.handle.as_str());
+    assert_eq!(sessions[0].user_agent, "Chrome");
+    assert_eq!(sessions[0].created_at, T0 + 10);
+    assert_eq!(sessions[0].last_seen_at, T0 + 10);
+    assert_eq!(sessions[1].handle, first.session.handle.as_str());
+    assert_eq!(sessions[1].user_agent, "TestAgent/1.0");
+    assert_eq!(sessions[1].absolute_expires_at, T0 + 43_200_000);
+
+    // A refresh that crosses a touch interval shows up as the last-seen time.
+    let later = T0 + 200_000;
+    request(&mut engine, &mut store, &first_cookie, later).unwrap();
+    let sessions = list(&engine, &store, later);
+    assert_eq!(sessions[1].last_seen_at, later);
+    assert_eq!(sessions[0].last_seen_at, T0 + 10);
+
+    // A last-seen key alone (a stale refresh after a logout rewrote it) shows nothing.
+    let pending = engine.authenticate(Some(&first_cookie), later).unwrap();
+    let (ended, _) = engine.destroy(&pending, later);
+    store.apply(&ended);
+    store.values.insert(
+        first.session.handle.touch_key("alice"),
+        r#"{"v":2,"last_seen_at":1}"#.to_owned(),
+    );
+    store.metadata.insert(
+        first.session.handle.touch_key("alice"),
+        r#"{"v":2,"last_seen_at":1}"#.to_owned(),
+    );
+    let sessions = list(&engine, &store, later);
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].handle, chrome.session.handle.as_str());
+
+    // Expired entries (KV deletes them lazily) are not shown.
+    assert!(list(&engine, &store, T0 + 10 + 43_200_000).is_empty());
+    // Garbage names and metadata are skipped.
+    let garbage: [(&str, Option<&str>); 3] = [
+        ("u:junk", Some("{}")),
+        (&chrome.session.handle.index_key("alice"), Some("not json")),
+        (&chrome.session.handle.index_key("alice"), None),
+    ];
+    assert!(engine.list_sessions("alice", &garbage, &[], T0).is_empty());
 }
 
 #[test]
@@ -432,7 +722,13 @@ fn revoke_issued_before_refuses_on_the_fast_path() {
     let (_, alice) = login(&engine, "alice", T0);
     let (_, bob) = login(&engine, "bob", T0 + 500);
     let cutoff = T0 + 1_000;
-    engine.revoke_issued_before(cutoff);
+    let (effects, corrupt) = engine
+        .revoke_issued_before(cutoff, None::<&str>, cutoff)
+        .unwrap();
+    assert!(!corrupt);
+    assert_eq!(effects.puts.len(), 1);
+    assert_eq!(effects.puts[0].key, GLOBAL_CUTOFF_KEY);
+    assert_eq!(effects.puts[0].expiration_ttl, None);
     assert_eq!(engine.revocations().issued_before(), cutoff);
     for cookie in [&alice, &bob] {
         assert_eq!(
@@ -440,9 +736,15 @@ fn revoke_issued_before_refuses_on_the_fast_path() {
             RejectReason::Revoked
         );
     }
-    // The cutoff never moves back.
-    engine.revoke_issued_before(T0);
+    // The cutoff never moves back, in memory or in what is written.
+    let (effects, _) = engine
+        .revoke_issued_before(T0, None::<&str>, cutoff)
+        .unwrap();
     assert_eq!(engine.revocations().issued_before(), cutoff);
+    assert_eq!(
+        effects.puts[0].value.to_json(),
+        format!(r#"{{"v":2,"before":{cutoff},"at":{cutoff}}}"#)
+    );
     let (_, fresh) = login(&engine, "carol", cutoff + 1);
     expect_valid(engine.validate(Some(&fresh), cutoff + 2));
 }
@@ -457,34 +759,56 @@ fn revoke_handle() {
 
     // Owner mismatch, missing and corrupt records: nothing happens.
     assert_eq!(
-        engine.revoke_handle(&handle, Some(&record), Some("mallory"), t),
+        engine.revoke_handle(&handle, Some(record.as_str()), Some("mallory"), t),
         None
     );
-    assert_eq!(engine.revoke_handle(&handle, None, None, t), None);
+    assert_eq!(engine.revoke_handle::<str>(&handle, None, None, t), None);
     assert_eq!(engine.revoke_handle(&handle, Some("{"), None, t), None);
+    let v1 = record.replace("\"v\":2", "\"v\":1");
+    assert_eq!(
+        engine.revoke_handle(&handle, Some(v1.as_str()), None, t),
+        None
+    );
     expect_valid(engine.validate(Some(&cookie), t));
-    // An expired or already tombstoned session is not revoked again.
+    // An expired or already ended session is not revoked again.
     assert_eq!(
-        engine.revoke_handle(&handle, Some(&record), None, T0 + 43_200_000),
+        engine.revoke_handle(&handle, Some(record.as_str()), None, T0 + 43_200_000),
         None
     );
-    let mut tomb = Record::from_json(&record).unwrap();
-    tomb.rotated_at = Some(t);
-    assert_eq!(
-        engine.revoke_handle(&handle, Some(&tomb.to_json()), None, t),
-        None
-    );
+    for tomb in [
+        r#"{"v":2,"ended":"rotated","at":1}"#,
+        r#"{"v":2,"ended":"revoked","at":1}"#,
+    ] {
+        assert_eq!(engine.revoke_handle(&handle, Some(tomb), None, t), None);
+    }
+    assert_eq!(engine.revocations().counts(), (0, 0));
 
     // The owner revokes it.
-    let (user, effects) = engine
-        .revoke_handle(&handle, Some(&record), Some("alice"), t)
+    let (user, effects, overflowed) = engine
+        .revoke_handle(&handle, Some(record.as_str()), Some("alice"), t)
         .unwrap();
     assert_eq!(user, "alice");
+    assert!(!overflowed);
     assert_eq!(
         effects.deletes,
-        vec![handle.storage_key(), handle.index_key("alice")]
+        vec![handle.index_key("alice"), handle.touch_key("alice")]
     );
-    assert!(effects.puts.is_empty());
+    assert_eq!(effects.puts.len(), 1);
+    assert_eq!(
+        effects.puts[0].value.to_json(),
+        format!(r#"{{"v":2,"ended":"revoked","at":{t}}}"#)
+    );
+    assert_eq!(
+        expect_reject(engine.validate(Some(&cookie), t)),
+        RejectReason::Revoked
+    );
+    // An administrator (no owner) can revoke too.
+    let (issued, cookie) = login(&engine, "bob", T0);
+    let record = record_json(&issued);
+    let (user, _, _) = engine
+        .revoke_handle(&issued.session.handle, Some(record.as_str()), None, t)
+        .unwrap();
+    assert_eq!(user, "bob");
     assert_eq!(
         expect_reject(engine.validate(Some(&cookie), t)),
         RejectReason::Revoked
@@ -492,26 +816,36 @@ fn revoke_handle() {
 }
 
 #[test]
-fn strict_policy_always_reads_the_record() {
-    let engine = engine_policy(Policy {
+fn handles_from_urls_are_checked() {
+    let handle = SessionId::from_bytes([9; 32]).handle();
+    assert_eq!(SessionHandle::parse(handle.as_str()), Ok(handle.clone()));
+    for bad in ["", "s:x", "../etc/passwd", &format!("{handle}A")] {
+        assert_eq!(SessionHandle::parse(bad), Err(ConfigError::InvalidHandle));
+    }
+}
+
+#[test]
+fn strict_policy_always_reads_the_store() {
+    let mut engine = engine_policy(Policy {
         strict: true,
         ..Policy::default()
     });
     let (issued, cookie) = login(&engine, "alice", T0);
+    let json = record_json(&issued);
     for now in [T0, T0 + 1, T0 + 59_999] {
         let pending = expect_pending(engine.validate(Some(&cookie), now));
-        let r = engine
-            .resume(&pending, Some(&record_json(&issued)), now)
-            .unwrap();
-        // Fresh envelope: not re-sent.
+        let r = engine.resume(&pending, &only_record(&json), now).unwrap();
+        // Fresh envelope: not re-sent, nothing written.
         assert_eq!(r.set_cookie, None);
-        assert_eq!(r.session.handle, issued.session.handle);
-        assert_eq!(r.session.idle_expires_at, T0 + 1_800_000);
-        // A revoked record is seen at once.
-        let mut record = Record::from_json(&record_json(&issued)).unwrap();
-        record.revoked_at = Some(now);
+        assert!(r.effects.is_empty());
+        assert_eq!(r.session, issued.session);
+        // An ended record is seen at once.
         assert_eq!(
-            engine.resume(&pending, Some(&record.to_json()), now),
+            engine.resume(
+                &pending,
+                &only_record(&format!(r#"{{"v":2,"ended":"revoked","at":{now}}}"#)),
+                now
+            ),
             Err(RejectReason::Revoked)
         );
     }
@@ -530,14 +864,14 @@ fn invalid_user_ids_are_refused_at_issue() {
         "\u{85}".to_owned(),
     ] {
         assert_eq!(
-            engine.issue(&bad, None, T0).err(),
+            engine.issue(&bad, None, None, T0).err(),
             Some(ConfigError::InvalidUserId),
             "{bad:?}"
         );
     }
     for good in ["x".repeat(128), "é".repeat(64), "a b;c=d,\"e\"".to_owned()] {
         let (_, cookie) = login(&engine, &good, T0);
-        let (session, _) = expect_valid(engine.validate(Some(&cookie), T0));
+        let session = expect_valid(engine.validate(Some(&cookie), T0));
         assert_eq!(session.user_id, good);
     }
 }
@@ -546,14 +880,56 @@ fn invalid_user_ids_are_refused_at_issue() {
 fn user_agent_is_summarised() {
     let engine = engine();
     let ua = format!("Mozilla/5.0\r\n{}", "x".repeat(500));
-    let issued = engine.issue("alice", Some(&ua), T0).unwrap();
-    let record = Record::from_json(&record_json(&issued)).unwrap();
-    let summary = record.user_agent.unwrap();
-    assert!(summary.chars().count() <= 128);
+    let issued = engine.issue("alice", Some(&ua), None, T0).unwrap();
+    let summary = record_of(&issued).user_agent.unwrap();
+    assert_eq!(summary.chars().count(), 128);
     assert!(!summary.contains(['\r', '\n']));
-    let issued = engine.issue("alice", None, T0).unwrap();
+    let issued = engine.issue("alice", None, None, T0).unwrap();
+    assert_eq!(record_of(&issued).user_agent, None);
+    // The index entry shows an empty summary.
     assert_eq!(
-        Record::from_json(&record_json(&issued)).unwrap().user_agent,
-        None
+        issued.effects.puts[1].value,
+        Value::Index(IndexEntry {
+            v: STORE_VERSION,
+            created_at: T0,
+            absolute_deadline: T0 + 43_200_000,
+            user_agent: String::new(),
+        })
     );
+}
+
+#[test]
+fn decisions_name_no_session_id() {
+    // The store, the listing and the debug output see only the handle.
+    let mut engine = engine();
+    let (issued, cookie) = login(&engine, "alice", T0);
+    let pending = expect_pending(engine.validate(Some(&cookie), T0 + 200_000));
+    let json = record_json(&issued);
+    let refreshed = engine
+        .resume(&pending, &only_record(&json), T0 + 200_000)
+        .unwrap();
+    assert!(!refreshed.effects.is_empty());
+    let text = format!(
+        "{issued:?}{pending:?}{refreshed:?}{:?}",
+        engine.revocations()
+    );
+    assert!(text.contains("SessionId(<redacted>)"));
+    let raw = raw(&value(&issued.set_cookie));
+    let id = SessionId::from_bytes(raw[4..36].try_into().unwrap());
+    assert_eq!(id.handle(), issued.session.handle);
+    let secret = id.expose_base64url();
+    assert!(!text.contains(&secret));
+    for put in issued
+        .effects
+        .puts
+        .iter()
+        .chain(refreshed.effects.puts.iter())
+    {
+        assert!(!put.key.contains(&secret));
+        assert!(!put.value.to_json().contains(&secret));
+    }
+    assert!(matches!(
+        engine.validate(Some(&cookie), T0),
+        Decision::Valid(_)
+    ));
 }

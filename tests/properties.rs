@@ -1,5 +1,6 @@
-//! Property tests: base64url round trips and canonicity, envelope round trips, and that no
-//! mutation or arbitrary header is ever accepted or sent to the store.
+//! Property tests: base64url round trips and canonicity, envelope and data round trips, that no
+//! mutation or arbitrary header is ever accepted or sent to the store, that no stored value
+//! other than the session's own record resumes it, and that refreshes write only last-seen keys.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,7 +12,7 @@
 mod common;
 
 use common::*;
-use edge_session::{base64url, Decision, Engine, TAG_LEN};
+use edge_session::{base64url, Decision, Engine, Fetched, RejectReason, SessionData, TAG_LEN};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -52,10 +53,19 @@ fn refused(engine: &Engine, cookie_header: &str, now: u64) -> Result<(), TestCas
     Ok(())
 }
 
+/// Session data: JSON objects of up to 1024 bytes, as `serde_json` writes them.
+fn session_data() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of(
+        proptest::collection::btree_map("[a-z]{1,8}", any::<String>(), 0..6)
+            .prop_map(|m| serde_json::to_string(&m).unwrap())
+            .prop_filter("at most 1024 bytes", |json| json.len() <= 1024),
+    )
+}
+
 /// One engine and one valid cookie value issued at `T0`, for the mutation properties.
 fn fixture() -> (Engine, String) {
     let engine = engine();
-    let issued = engine.issue("alice@example.com", None, T0).unwrap();
+    let issued = engine.issue("alice@example.com", None, None, T0).unwrap();
     let v = value(&issued.set_cookie);
     (engine, v)
 }
@@ -92,31 +102,87 @@ proptest! {
         now in 0u64..YEAR_2100,
         delay in 0u64..60_000,
         agent in proptest::option::of(any::<String>()),
+        data in session_data(),
     ) {
-        let engine = engine();
-        let issued = engine.issue(&user, agent.as_deref(), now).unwrap();
+        let mut engine = engine();
+        let session_data = data.as_deref().map(|d| SessionData::new(d).unwrap());
+        let issued = engine.issue(&user, agent.as_deref(), session_data, now).unwrap();
         let cookie = pair(&issued.set_cookie);
         match engine.validate(Some(&cookie), now + delay) {
-            Decision::Valid { session, set_cookie } => {
+            Decision::Valid(session) => {
                 prop_assert_eq!(&session.user_id, &user);
                 prop_assert_eq!(&session, &issued.session);
                 prop_assert_eq!(session.created_at, now);
                 prop_assert_eq!(session.envelope_expires_at, now + 60_000);
-                prop_assert_eq!(set_cookie, None);
+                prop_assert_eq!(&session.data, &data);
             }
             other => return Err(TestCaseError::fail(format!("{other:?}"))),
         }
         // And after the envelope's lifetime the record takes over for the same session.
-        match engine.validate(Some(&cookie), now + 60_000 + delay) {
+        let later = now + 60_000 + delay;
+        match engine.validate(Some(&cookie), later) {
             Decision::NeedRecord(pending) => {
                 prop_assert_eq!(pending.user_id(), user.as_str());
-                let refreshed = engine
-                    .resume(&pending, Some(&record_json(&issued)), now + 60_000 + delay)
-                    .unwrap();
+                let json = record_json(&issued);
+                let refreshed = engine.resume(&pending, &only_record(&json), later).unwrap();
                 prop_assert_eq!(&refreshed.session.user_id, &user);
+                prop_assert_eq!(&refreshed.session.data, &data);
+                prop_assert_eq!(&refreshed.session.handle, &issued.session.handle);
+                // A refresh writes at most the last-seen key.
+                for put in &refreshed.effects.puts {
+                    prop_assert!(put.key.starts_with("t:"), "{}", put.key);
+                }
+                prop_assert!(refreshed.effects.deletes.is_empty());
+                let renewed = pair(&refreshed.set_cookie.unwrap());
+                let session = match engine.validate(Some(&renewed), later) {
+                    Decision::Valid(session) => session,
+                    other => return Err(TestCaseError::fail(format!("{other:?}"))),
+                };
+                prop_assert_eq!(session.data, data);
             }
             other => return Err(TestCaseError::fail(format!("{other:?}"))),
         }
+    }
+
+    #[test]
+    fn no_stored_value_but_the_record_resumes_a_session(
+        stored in prop_oneof![
+            any::<String>(),
+            "\\{\"v\":[0-9],\"[a-z_]{1,12}\":[0-9a-z\"]{0,8}\\}",
+        ],
+        cutoff in proptest::option::of(any::<String>()),
+    ) {
+        let mut engine = engine();
+        let (_, cookie) = login(&engine, "alice", T0);
+        let now = T0 + 61_000;
+        let pending = engine.authenticate(Some(&cookie), now).unwrap();
+        let got = engine.resume(
+            &pending,
+            &Fetched::new([Some(stored.as_str()), cutoff.as_deref(), None]),
+            now,
+        );
+        prop_assert!(got.is_err(), "{stored:?} resumed the session");
+    }
+
+    #[test]
+    fn unreadable_cutoffs_fail_closed_and_keep_the_cookie(
+        text in any::<String>(),
+        global in any::<bool>(),
+    ) {
+        let mut engine = engine();
+        let (issued, cookie) = login(&engine, "alice", T0);
+        let json = record_json(&issued);
+        let now = T0 + 61_000;
+        let pending = engine.authenticate(Some(&cookie), now).unwrap();
+        let values = if global {
+            [Some(json.as_str()), None, Some(text.as_str())]
+        } else {
+            [Some(json.as_str()), Some(text.as_str()), None]
+        };
+        // Arbitrary text is never a v2 cutoff.
+        let got = engine.resume(&pending, &Fetched::new(values), now);
+        prop_assert_eq!(got.as_ref().err(), Some(&RejectReason::CorruptCutoff));
+        prop_assert!(!RejectReason::CorruptCutoff.clears_cookie());
     }
 
     #[test]
@@ -191,19 +257,22 @@ proptest! {
     fn well_formed_forgeries_are_bad_signatures(
         body in proptest::collection::vec(any::<u8>(), 76),
         user in "[a-z]{1,20}",
+        data in prop_oneof![Just(String::new()), "\\{[a-z\":,0-9]{0,60}\\}"],
         tag in proptest::collection::vec(any::<u8>(), TAG_LEN),
     ) {
         // Right version, right key id, right lengths; random claims and tag.
         let engine = engine();
-        let mut bytes = vec![1u8, 2, b'k', b'1'];
+        let mut bytes = vec![2u8, 2, b'k', b'1'];
         bytes.extend_from_slice(&body);
         bytes.push(user.len() as u8);
         bytes.extend_from_slice(user.as_bytes());
+        bytes.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(data.as_bytes());
         bytes.extend_from_slice(&tag);
         let h = header(&engine, &base64url::encode(&bytes));
         prop_assert_eq!(
             engine.validate(Some(&h), T0),
-            Decision::Reject(edge_session::RejectReason::BadSignature)
+            Decision::Reject(RejectReason::BadSignature)
         );
     }
 }

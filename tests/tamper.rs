@@ -25,6 +25,14 @@ fn every_mutation_of_a_fresh_envelope_is_refused() {
 }
 
 #[test]
+fn every_mutation_of_an_envelope_with_data_is_refused() {
+    let engine = engine();
+    let (issued, _) = login_with(&engine, "alice", Some(data(r#"{"role":"user","n":1}"#)), T0);
+    let tried = assert_secure_behaviour(&engine, &value(&issued.set_cookie), T0 + 1);
+    assert!(tried > 3_000, "only {tried} mutations tried");
+}
+
+#[test]
 fn every_mutation_is_refused_for_long_and_unicode_users() {
     let engine = engine();
     for user in [
@@ -135,21 +143,27 @@ fn unknown_key_id_is_refused() {
 }
 
 #[test]
-fn an_old_key_still_verifies_and_is_re_signed_with_the_current_one() {
+fn an_old_key_still_verifies_but_only_the_record_gets_it_re_signed() {
     let a = engine_ring(&format!("k1:{SECRET_OLD}"));
-    let b = engine_ring(&format!("k2:{SECRET_NEW},k1:{SECRET_OLD}"));
+    let mut b = engine_ring(&format!("k2:{SECRET_NEW},k1:{SECRET_OLD}"));
     let (issued, cookie) = login(&a, "alice", T0);
 
-    let (session, set_cookie) = expect_valid(b.validate(Some(&cookie), T0 + 1_000));
-    assert_eq!(session.user_id, "alice");
-    assert_eq!(session.handle, issued.session.handle);
-    let resigned = set_cookie.expect("an old-key envelope is re-signed");
-    let resigned_bytes = raw(&value(&resigned));
-    assert_eq!(&resigned_bytes[1..4], b"\x02k2");
+    // Authentic, fresh, but signed by a previous key: the store decides (protocol v2).
+    let pending = expect_pending(b.validate(Some(&cookie), T0 + 1_000));
+    assert_eq!(pending.session(), issued.session);
+    assert_eq!(
+        b.authenticate(Some(&cookie), T0 + 1_000),
+        Ok(pending.clone())
+    );
+    let json = record_json(&issued);
+    let refreshed = b.resume(&pending, &only_record(&json), T0 + 1_000).unwrap();
+    let resigned = refreshed
+        .set_cookie
+        .expect("an old-key envelope is re-signed");
+    assert_eq!(&raw(&value(&resigned))[..4], b"\x02\x02k2");
 
-    // The re-signed envelope is the same session, valid with no further re-signing.
-    let (again, set_cookie) = expect_valid(b.validate(Some(&pair(&resigned)), T0 + 2_000));
-    assert_eq!(set_cookie, None);
+    // The re-signed envelope is the same session, valid with no further store read.
+    let again = expect_valid(b.validate(Some(&pair(&resigned)), T0 + 2_000));
     assert_eq!(again.handle, issued.session.handle);
     assert_eq!(
         again.absolute_expires_at,
@@ -161,14 +175,6 @@ fn an_old_key_still_verifies_and_is_re_signed_with_the_current_one() {
         assert_refused(&a, &pair(&resigned), T0 + 2_000, "k2 on a k1 ring"),
         RejectReason::UnknownKey
     );
-
-    // On the record path, an old-key envelope also comes back re-signed.
-    let pending = expect_pending(b.validate(Some(&cookie), T0 + 61_000));
-    let refreshed = b
-        .resume(&pending, Some(&record_json(&issued)), T0 + 61_000)
-        .unwrap();
-    let fresh = refreshed.set_cookie.expect("re-signed on resume");
-    assert_eq!(&raw(&value(&fresh))[1..4], b"\x02k2");
 }
 
 #[test]
@@ -207,7 +213,8 @@ fn wrong_version_byte_is_refused() {
     let engine = engine();
     let (issued, _) = login(&engine, "alice", T0);
     let bytes = raw(&value(&issued.set_cookie));
-    for version in [0u8, 2, 3, 0x7f, 0x80, 0xff] {
+    assert_eq!(bytes[0], envelope::VERSION);
+    for version in [0u8, 1, 3, 0x7f, 0x80, 0xff] {
         let mut changed = bytes.clone();
         changed[0] = version;
         let text = base64url::encode(&changed);
@@ -278,10 +285,33 @@ fn structural_forgeries_are_refused() {
         refuse(&removed, "removed byte");
     }
 
+    // Declared data length that disagrees with the actual length (none here).
+    let data_len_at = user_len_at + 1 + 5;
+    assert_eq!(&bytes[data_len_at..data_len_at + 2], &[0, 0]);
+    for declared in [[0u8, 1], [0, 2], [4, 0], [4, 1], [0xff, 0xff]] {
+        let mut changed = bytes.clone();
+        changed[data_len_at..data_len_at + 2].copy_from_slice(&declared);
+        assert_eq!(
+            refuse(&changed, "data_len"),
+            RejectReason::Malformed,
+            "declared data length {declared:?}"
+        );
+    }
+    // Data spliced in with a consistent length but the old tag.
+    let mut with_data = body.to_vec();
+    with_data[data_len_at..data_len_at + 2].copy_from_slice(&14u16.to_be_bytes());
+    with_data.extend_from_slice(br#"{"admin":true}"#);
+    with_data.extend_from_slice(tag);
+    assert_eq!(
+        refuse(&with_data, "data spliced"),
+        RejectReason::BadSignature
+    );
+
     // A different user spliced in with a consistent length but the old tag.
     let mut spliced = body[..user_len_at].to_vec();
     spliced.push(5);
     spliced.extend_from_slice(b"admin");
+    spliced.extend_from_slice(&[0, 0]);
     spliced.extend_from_slice(tag);
     assert_eq!(refuse(&spliced, "user spliced"), RejectReason::BadSignature);
 
@@ -343,6 +373,7 @@ fn forged_envelopes_of_every_kind_never_need_a_record() {
             expires_at: now.saturating_add(60_000),
             idle_deadline: now.saturating_add(1_800_000),
             absolute_deadline: now.saturating_add(43_200_000),
+            data: (i % 2 == 1).then(|| r#"{"role":"admin"}"#.to_owned()),
         };
         let forged = envelope::seal(&attacker, &name, &claims);
         for at in [now, now.saturating_add(30_000), now.saturating_add(120_000)] {
@@ -371,13 +402,13 @@ fn forged_envelopes_of_every_kind_never_need_a_record() {
 }
 
 #[test]
-fn authentic_envelopes_do_reach_the_record_only_when_expired_or_strict() {
+fn authentic_envelopes_reach_the_record_only_when_expired_old_keyed_or_strict() {
     // The counterpart of the above: NeedRecord is reserved for envelopes we signed.
     let engine = engine();
     let (_, cookie) = login(&engine, "alice", T0);
     assert!(matches!(
         engine.validate(Some(&cookie), T0 + 59_999),
-        Decision::Valid { .. }
+        Decision::Valid(_)
     ));
     expect_pending(engine.validate(Some(&cookie), T0 + 60_000));
     let strict = engine_policy(Policy {
@@ -386,4 +417,7 @@ fn authentic_envelopes_do_reach_the_record_only_when_expired_or_strict() {
     });
     let (_, cookie) = login(&strict, "alice", T0);
     expect_pending(strict.validate(Some(&cookie), T0));
+    let rotated = engine_ring(&format!("k2:{SECRET_NEW},{}", ring_k1()));
+    let (_, cookie) = login(&engine, "alice", T0);
+    expect_pending(rotated.validate(Some(&cookie), T0));
 }

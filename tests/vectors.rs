@@ -1,5 +1,5 @@
 //! Known-answer tests: RFC 4231 HMAC-SHA256 through the crate's own signing path, the documented
-//! key derivation and envelope layout, and session ID generation.
+//! key derivation, envelope layout and store values (protocol v2), and session ID generation.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,7 +14,11 @@ use std::collections::HashSet;
 
 use common::*;
 use edge_session::envelope::{self, Claims};
-use edge_session::{base64url, user_index_prefix, SessionId, Signer, HANDLE_LEN, TAG_LEN};
+use edge_session::{
+    base64url, touch_prefix, user_cutoff_key, user_index_prefix, Cutoff, Ended, IndexEntry, Record,
+    RecordState, SessionId, Signer, Tombstone, Touch, Value, GLOBAL_CUTOFF_KEY, HANDLE_LEN,
+    STORE_VERSION, TAG_LEN,
+};
 
 fn hex(text: &str) -> Vec<u8> {
     assert_eq!(text.len() % 2, 0, "hex text has even length");
@@ -152,26 +156,32 @@ fn rfc4231_vectors_split_into_parts() {
 }
 
 /// The key derivation and envelope layout documented in `src/keys.rs` and `src/envelope.rs`,
-/// pinned to an envelope computed independently (Python `hmac`/`struct`/`base64`) from the
+/// pinned to envelopes computed independently (Python `hmac`/`struct`/`base64`) from the
 /// documented layout. A change to the wire format must break this test.
 #[test]
 fn envelope_known_answer() {
-    const SECRET: &str = "kat-secret-0123456789abcdef-0123456789";
+    /// base64url of the 38 bytes `kat-secret-0123456789abcdef-0123456789`.
+    const SECRET: &str = "a2F0LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVmLTAxMjM0NTY3ODk";
+    const SECRET_BYTES: &[u8] = b"kat-secret-0123456789abcdef-0123456789";
     const SUBKEY: &str = "7156f6a1c46aab32791774fe5f5f048d3e63cb03a2de2536363f9fc14d7046c1";
-    const ENVELOPE: &str = "AQJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fAAAAAwAAAYvP5WgAAAABi8_la-gAAAGLz-ZWSAAAAYvQAOMoAAABi9J4lgARYWxpY2VAZXhhbXBsZS5jb221eDoIXzyQSKM9iTV9PlJqY4uMOOZfQaoaUizwVeRP4g";
+    const ENVELOPE: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fAAAAAwAAAYvP5WgAAAABi8_la-gAAAGLz-ZWSAAAAYvQAOMoAAABi9J4lgARYWxpY2VAZXhhbXBsZS5jb20AAPLC6DOIrV3P6QD3-BuSQHj1gjoB6pCPskdfU-KbMh0v";
+    const ENVELOPE_WITH_DATA: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fAAAAAwAAAYvP5WgAAAABi8_la-gAAAGLz-ZWSAAAAYvQAOMoAAABi9J4lgARYWxpY2VAZXhhbXBsZS5jb20AEHsicm9sZSI6ImFkbWluIn1SZJceUzzifeJwEnFesSZYIvPTKvaeudAwocLdmEZLrg";
     const HANDLE: &str = "Yw3NKWbEM2aRElRIu7JbT_QSpJxzLbLIq8G4WBvXEN0";
+    const USER_HASH: &str = "_42YGfwOEr8NJIkuRZh-JJoo3Og2qFytYOKOqqjG2XY";
 
+    // The configured secret is the base64url text; the key is the bytes it decodes to.
+    assert_eq!(base64url::decode(SECRET).as_deref(), Some(SECRET_BYTES));
     // derive(purpose) = HMAC-SHA256(secret, "edge-session/v1/" || purpose).
-    let subkey = Signer::new(SECRET.as_bytes()).sign(&[b"edge-session/v1/envelope"]);
+    let subkey = Signer::new(SECRET_BYTES).sign(&[b"edge-session/v1/envelope"]);
     assert_eq!(subkey.to_vec(), hex(SUBKEY));
-    let derived = Signer::new(SECRET.as_bytes()).derive("envelope");
+    let derived = Signer::new(SECRET_BYTES).derive("envelope");
     assert_eq!(derived.sign(&[b"x"]), Signer::new(&subkey).sign(&[b"x"]));
 
     let mut id = [0u8; 32];
     for (i, b) in id.iter_mut().enumerate() {
         *b = i as u8;
     }
-    let claims = Claims {
+    let mut claims = Claims {
         session_id: SessionId::from_bytes(id),
         user_id: "alice@example.com".to_owned(),
         generation: 3,
@@ -180,35 +190,140 @@ fn envelope_known_answer() {
         expires_at: T0 + 61_000,
         idle_deadline: T0 + 1_801_000,
         absolute_deadline: T0 + 43_200_000,
+        data: None,
     };
     let ring = ring(&format!("k1:{SECRET}"));
     let sealed = envelope::seal(&ring, "__Host-session", &claims);
     assert_eq!(sealed, ENVELOPE);
-    assert_eq!(sealed.len(), 174);
-
+    assert_eq!(sealed.len(), 176);
     let opened = envelope::open(&ring, "__Host-session", ENVELOPE).expect("opens");
     assert_eq!(opened.key_id, "k1");
     assert_eq!(opened.claims, claims);
-    assert_eq!(claims.session_id.handle().as_str(), HANDLE);
+
+    claims.data = Some(r#"{"role":"admin"}"#.to_owned());
+    let sealed = envelope::seal(&ring, "__Host-session", &claims);
+    assert_eq!(sealed, ENVELOPE_WITH_DATA);
+    let opened = envelope::open(&ring, "__Host-session", ENVELOPE_WITH_DATA).expect("opens");
+    assert_eq!(opened.claims, claims);
+
+    // Store keys.
+    let handle = claims.session_id.handle();
+    assert_eq!(handle.as_str(), HANDLE);
+    assert_eq!(handle.storage_key(), format!("s:{HANDLE}"));
     assert_eq!(
-        claims.session_id.handle().storage_key(),
-        format!("s:{HANDLE}")
+        handle.index_key("alice@example.com"),
+        format!("u:{USER_HASH}:{HANDLE}")
+    );
+    assert_eq!(
+        handle.touch_key("alice@example.com"),
+        format!("t:{USER_HASH}:{HANDLE}")
     );
     assert_eq!(
         user_index_prefix("alice@example.com"),
-        "u:_42YGfwOEr8NJIkuRZh-JJoo3Og2qFytYOKOqqjG2XY:"
+        format!("u:{USER_HASH}:")
     );
+    assert_eq!(touch_prefix("alice@example.com"), format!("t:{USER_HASH}:"));
+    assert_eq!(
+        user_cutoff_key("alice@example.com"),
+        format!("c:{USER_HASH}")
+    );
+    assert_eq!(GLOBAL_CUTOFF_KEY, "r:issued_before");
 
     // The tag is over name_len | name | body, under the derived subkey.
-    let bytes = raw(ENVELOPE);
-    let (body, tag) = bytes.split_at(bytes.len() - TAG_LEN);
-    let name = b"__Host-session";
-    assert!(Signer::new(&subkey).verify(&[&[name.len() as u8], name, body], tag));
-    // ...and under another cookie name the same bytes do not verify.
+    for text in [ENVELOPE, ENVELOPE_WITH_DATA] {
+        let bytes = raw(text);
+        let (body, tag) = bytes.split_at(bytes.len() - TAG_LEN);
+        let name = b"__Host-session";
+        assert!(Signer::new(&subkey).verify(&[&[name.len() as u8], name, body], tag));
+        // ...and under another cookie name the same bytes do not verify.
+        assert_eq!(
+            envelope::open(&ring, "__Host-other", text),
+            Err(edge_session::RejectReason::BadSignature)
+        );
+    }
+}
+
+/// The stored values' JSON, pinned: hosts and other implementations read these.
+#[test]
+fn store_values_known_answer() {
+    let record = Record {
+        v: STORE_VERSION,
+        user_id: "alice@example.com".to_owned(),
+        created_at: T0,
+        absolute_deadline: T0 + 43_200_000,
+        idle_timeout_ms: 1_800_000,
+        generation: 3,
+        data: Some(r#"{"role":"admin"}"#.to_owned()),
+        user_agent: Some("Firefox".to_owned()),
+    };
+    let json = Value::Record(record.clone()).to_json();
     assert_eq!(
-        envelope::open(&ring, "__Host-other", ENVELOPE),
-        Err(edge_session::RejectReason::BadSignature)
+        json,
+        r#"{"v":2,"user_id":"alice@example.com","created_at":1700000000000,"absolute_deadline":1700043200000,"idle_timeout_ms":1800000,"generation":3,"data":"{\"role\":\"admin\"}","user_agent":"Firefox"}"#
     );
+    assert_eq!(
+        RecordState::decode(json.as_str()),
+        Ok(RecordState::Live(record))
+    );
+    let bare = Record {
+        v: STORE_VERSION,
+        user_id: "a".to_owned(),
+        created_at: 1,
+        absolute_deadline: 2,
+        idle_timeout_ms: 3,
+        generation: 0,
+        data: None,
+        user_agent: None,
+    };
+    assert_eq!(
+        Value::Record(bare).to_json(),
+        r#"{"v":2,"user_id":"a","created_at":1,"absolute_deadline":2,"idle_timeout_ms":3,"generation":0}"#
+    );
+    let values = [
+        (
+            Value::Tombstone(Tombstone {
+                v: 2,
+                ended: Ended::Revoked,
+                at: 5,
+            }),
+            r#"{"v":2,"ended":"revoked","at":5}"#,
+        ),
+        (
+            Value::Tombstone(Tombstone {
+                v: 2,
+                ended: Ended::Rotated,
+                at: 6,
+            }),
+            r#"{"v":2,"ended":"rotated","at":6}"#,
+        ),
+        (
+            Value::Cutoff(Cutoff {
+                v: 2,
+                before: 7,
+                at: 8,
+            }),
+            r#"{"v":2,"before":7,"at":8}"#,
+        ),
+        (
+            Value::Touch(Touch {
+                v: 2,
+                last_seen_at: 9,
+            }),
+            r#"{"v":2,"last_seen_at":9}"#,
+        ),
+        (
+            Value::Index(IndexEntry {
+                v: 2,
+                created_at: 10,
+                absolute_deadline: 11,
+                user_agent: "UA".to_owned(),
+            }),
+            r#"{"v":2,"created_at":10,"absolute_deadline":11,"user_agent":"UA"}"#,
+        ),
+    ];
+    for (value, json) in values {
+        assert_eq!(value.to_json(), json);
+    }
 }
 
 #[test]
@@ -217,6 +332,7 @@ fn issued_envelope_layout_matches_the_documentation() {
     let (issued, _) = login(&engine, "alice", T0);
     let bytes = raw(&value(&issued.set_cookie));
     assert_eq!(bytes[0], envelope::VERSION);
+    assert_eq!(envelope::VERSION, 2);
     assert_eq!(bytes[1], 2);
     assert_eq!(&bytes[2..4], b"k1");
     let id: [u8; 32] = bytes[4..36].try_into().unwrap();
@@ -233,13 +349,21 @@ fn issued_envelope_layout_matches_the_documentation() {
     );
     assert_eq!(bytes[80], 5);
     assert_eq!(&bytes[81..86], b"alice");
-    assert_eq!(bytes.len(), 86 + TAG_LEN);
+    assert_eq!(&bytes[86..88], &[0, 0], "no data");
+    assert_eq!(bytes.len(), 88 + TAG_LEN);
+
+    // With data: its length and its JSON text, signed but readable.
+    let (issued_data, _) = login_with(&engine, "alice", Some(data(r#"{"a":1}"#)), T0);
+    let bytes = raw(&value(&issued_data.set_cookie));
+    assert_eq!(&bytes[86..88], &7u16.to_be_bytes());
+    assert_eq!(&bytes[88..95], br#"{"a":1}"#);
+    assert_eq!(bytes.len(), 95 + TAG_LEN);
 
     // The store never sees the session ID, only its hash.
     let secret = id.expose_base64url();
     for put in &issued.effects.puts {
         assert!(!put.key.contains(&secret), "{put:?}");
-        assert!(!put.value.contains(&secret), "{put:?}");
+        assert!(!put.value.to_json().contains(&secret), "{put:?}");
     }
     assert!(!format!("{issued:?}").contains(&secret));
 }

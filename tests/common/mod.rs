@@ -11,20 +11,27 @@
     clippy::panic
 )]
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use edge_session::{
-    base64url, CookieConfig, Decision, Effects, Engine, Issued, KeyRing, Pending, Policy,
-    RejectReason, Session,
+    base64url, CookieConfig, Decision, Effects, Engine, Fetched, Issued, KeyRing, Pending, Policy,
+    Record, RecordState, RejectReason, Session, SessionData,
 };
 
 /// A fixed "now" (2023-11-14T22:13:20Z) that every test starts from.
 pub const T0: u64 = 1_700_000_000_000;
 
-/// Secrets: at least 32 bytes each.
-pub const SECRET_OLD: &str = "old-secret-0123456789abcdef-0123456789";
-pub const SECRET_NEW: &str = "new-secret-fedcba9876543210-fedcba9876";
-pub const SECRET_OTHER: &str = "someone-elses-secret-0000000000000000000";
+/// Secrets: the base64url encoding (no padding) of at least 32 bytes each. They decode to
+/// `old-secret-0123456789abcdef-0123456789`, `new-secret-fedcba9876543210-fedcba9876` and
+/// `someone-elses-secret-0000000000000000000` (38, 38 and 40 bytes).
+pub const SECRET_OLD: &str = "b2xkLXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVmLTAxMjM0NTY3ODk";
+pub const SECRET_NEW: &str = "bmV3LXNlY3JldC1mZWRjYmE5ODc2NTQzMjEwLWZlZGNiYTk4NzY";
+pub const SECRET_OTHER: &str = "c29tZW9uZS1lbHNlcy1zZWNyZXQtMDAwMDAwMDAwMDAwMDAwMDAwMA";
+
+/// A secret made the documented way: base64url of 32 bytes.
+pub fn secret_of(byte: u8) -> String {
+    base64url::encode(&[byte; 32])
+}
 
 /// The default ring used by most tests: one key, `k1`.
 pub fn ring_k1() -> String {
@@ -52,6 +59,11 @@ pub fn engine_policy(policy: Policy) -> Engine {
 /// An engine with ring `k1`, the default policy and the default cookie.
 pub fn engine() -> Engine {
     engine_ring(&ring_k1())
+}
+
+/// Session data from JSON text the test knows to be valid.
+pub fn data(json: &str) -> SessionData {
+    SessionData::new(json).expect("test session data is a small JSON object")
 }
 
 /// The `name=value` pair a browser sends back for a `Set-Cookie` value.
@@ -85,26 +97,62 @@ pub fn record_json(issued: &Issued) -> String {
         .puts
         .iter()
         .find(|p| p.key == key)
-        .map(|p| p.value.clone())
+        .map(|p| p.value.to_json())
         .expect("issue writes the record under the handle's storage key")
+}
+
+/// The live record an issue or rotation wrote.
+pub fn record_of(issued: &Issued) -> Record {
+    live(&record_json(issued))
+}
+
+/// Decodes stored JSON that must be a live v2 record.
+#[track_caller]
+pub fn live(json: &str) -> Record {
+    match RecordState::decode(json) {
+        Ok(RecordState::Live(record)) => record,
+        other => panic!("expected a live record, got {other:?} from {json}"),
+    }
+}
+
+/// The JSON text of a record.
+pub fn to_json(record: &Record) -> String {
+    edge_session::Value::Record(record.clone()).to_json()
+}
+
+/// What a host read when only the record is stored (no cutoffs).
+pub fn only_record(json: &str) -> Fetched<'_, str> {
+    Fetched::new([Some(json), None, None])
+}
+
+/// What a host read when nothing is stored.
+pub fn nothing() -> Fetched<'static, str> {
+    Fetched::new([None, None, None])
 }
 
 /// Issues a session for `user` at `now` and returns it with its cookie header.
 pub fn login(engine: &Engine, user: &str, now: u64) -> (Issued, String) {
+    login_with(engine, user, None, now)
+}
+
+/// Issues a session for `user` with `data` at `now` and returns it with its cookie header.
+pub fn login_with(
+    engine: &Engine,
+    user: &str,
+    data: Option<SessionData>,
+    now: u64,
+) -> (Issued, String) {
     let issued = engine
-        .issue(user, Some("TestAgent/1.0"), now)
+        .issue(user, Some("TestAgent/1.0"), data, now)
         .expect("issue");
     let cookie = pair(&issued.set_cookie);
     (issued, cookie)
 }
 
 #[track_caller]
-pub fn expect_valid(decision: Decision) -> (Session, Option<String>) {
+pub fn expect_valid(decision: Decision) -> Session {
     match decision {
-        Decision::Valid {
-            session,
-            set_cookie,
-        } => (session, set_cookie),
+        Decision::Valid(session) => session,
         other => panic!("expected Valid, got {other:?}"),
     }
 }
@@ -157,7 +205,7 @@ pub const NON_ALPHABET_SUBSTITUTES: [char; 9] = ['.', '+', '/', '=', '%', '"', '
 /// Returns how many mutations were tried.
 #[track_caller]
 pub fn assert_secure_behaviour(engine: &Engine, good: &str, now: u64) -> usize {
-    let (session, _) = expect_valid(engine.validate(Some(&header(engine, good)), now));
+    let session = expect_valid(engine.validate(Some(&header(engine, good)), now));
     assert!(!session.user_id.is_empty());
     let mut tried = 0;
     let chars: Vec<char> = good.chars().collect();
@@ -229,31 +277,105 @@ pub fn assert_secure_behaviour(engine: &Engine, good: &str, now: u64) -> usize {
     tried
 }
 
-/// A minimal in-memory KV that applies an engine's effects, standing in for the host.
+/// A minimal in-memory KV that applies an engine's effects, standing in for the host. Values
+/// and metadata are kept as the JSON text a host would store.
 #[derive(Debug, Default)]
 pub struct Store {
-    pub values: HashMap<String, String>,
-    pub ttls: HashMap<String, u64>,
+    pub values: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
+    /// `expirationTtl` per key; `None` for keys kept for good.
+    pub ttls: BTreeMap<String, Option<u64>>,
 }
+
+/// The key prefixes a refresh must never write: records, user index, user and global cutoffs.
+pub const REFRESH_FORBIDDEN_PREFIXES: [&str; 4] = ["s:", "u:", "c:", "r:"];
 
 impl Store {
     pub fn apply(&mut self, effects: &Effects) {
         for key in &effects.deletes {
             self.values.remove(key);
+            self.metadata.remove(key);
             self.ttls.remove(key);
         }
         for put in &effects.puts {
-            assert!(
-                put.ttl_secs >= edge_session::MIN_KV_TTL_SECS,
-                "KV refuses TTLs below 60 s: {put:?}"
-            );
-            self.values.insert(put.key.clone(), put.value.clone());
-            self.ttls.insert(put.key.clone(), put.ttl_secs);
+            if let Some(ttl) = put.expiration_ttl {
+                assert!(
+                    ttl >= edge_session::MIN_KV_TTL_SECS,
+                    "KV refuses TTLs below 60 s: {put:?}"
+                );
+            }
+            self.values.insert(put.key.clone(), put.value.to_json());
+            match &put.metadata {
+                Some(m) => self.metadata.insert(put.key.clone(), m.to_json()),
+                None => self.metadata.remove(&put.key),
+            };
+            self.ttls.insert(put.key.clone(), put.expiration_ttl);
         }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
+    }
+
+    /// The three values `pending` asks for, as a host would read them.
+    pub fn reads(&self, pending: &Pending) -> [Option<&str>; 3] {
+        pending.reads().map(|key| self.get(&key))
+    }
+
+    /// [`reads`](Self::reads) as a [`Fetched`].
+    pub fn fetched(&self, pending: &Pending) -> Fetched<'_, str> {
+        Fetched::new(self.reads(pending))
+    }
+
+    /// A KV `list` of `prefix`: `(name, metadata)` pairs in key order.
+    pub fn list(&self, prefix: &str) -> Vec<(String, Option<String>)> {
+        self.values
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| (k.clone(), self.metadata.get(k).cloned()))
+            .collect()
+    }
+}
+
+/// Borrows a listing as the `(&str, Option<&str>)` pairs the engine takes.
+pub fn borrowed(listing: &[(String, Option<String>)]) -> Vec<(&str, Option<&str>)> {
+    listing
+        .iter()
+        .map(|(k, m)| (k.as_str(), m.as_deref()))
+        .collect()
+}
+
+/// Validates `cookie` at `now` and, when the store must decide, resumes from `store`, applying
+/// the refresh's effects. Returns the session and the cookie header to send next.
+#[track_caller]
+pub fn request(
+    engine: &mut Engine,
+    store: &mut Store,
+    cookie: &str,
+    now: u64,
+) -> Result<(Session, String), RejectReason> {
+    match engine.validate(Some(cookie), now) {
+        Decision::Valid(session) => Ok((session, cookie.to_owned())),
+        Decision::Reject(reason) => Err(reason),
+        Decision::NeedRecord(pending) => {
+            let refreshed = engine.resume(&pending, &store.fetched(&pending), now)?;
+            for put in &refreshed.effects.puts {
+                assert!(
+                    !REFRESH_FORBIDDEN_PREFIXES
+                        .iter()
+                        .any(|p| put.key.starts_with(p)),
+                    "a refresh wrote {}",
+                    put.key
+                );
+            }
+            assert!(refreshed.effects.deletes.is_empty());
+            store.apply(&refreshed.effects);
+            let next = refreshed
+                .set_cookie
+                .as_deref()
+                .map_or_else(|| cookie.to_owned(), pair);
+            Ok((refreshed.session, next))
+        }
     }
 }
 
