@@ -1,89 +1,242 @@
 /**
  * edge-session: secure login sessions for edge functions.
  *
- * A session is a random 256-bit ID, a server-side record in KV (keyed by the ID's SHA-256, never the
- * ID itself) and a short-lived HMAC-SHA256 signed cookie envelope that points at it. Validation
- * checks the envelope with no store access; an authentic but expired envelope is refreshed from the
- * record.
+ * A session is a random 256-bit ID, a server-side record in KV (keyed by the ID's SHA-256, never
+ * the ID itself) and a short-lived HMAC-SHA256 signed cookie envelope that points at it. A fresh
+ * envelope is checked with no store access; an authentic but expired one is refreshed from the
+ * record and both revocation cutoffs (three parallel reads). Records are written once and later
+ * only tombstoned, so no refresh can bring an ended session back.
+ *
+ * All times in results and events are unix milliseconds; all durations in options are seconds
+ * (except `storeTimeoutMs`).
  */
 
-/** Why a request was not given a session. Stable codes, safe to log; never shown to attackers. */
+/**
+ * Why a request was not given a session. Stable codes, safe to log; show users only a generic
+ * "please log in". On a refusal, `setCookie` is the clearing cookie, except for `missing`,
+ * `store_unavailable` and `corrupt_cutoff` (`null`: the cookie is kept).
+ */
 export type RejectReason =
+  /** The request carried no session cookie. */
   | 'missing'
+  /** The cookie value is not a well-formed envelope. */
   | 'malformed'
+  /** The Cookie header is larger than any browser would send. */
   | 'header_too_large'
+  /** The session cookie appears more than once; never resolved by picking one. */
   | 'duplicate_cookie'
+  /** An envelope format this version does not read, such as a cookie from before store protocol v2. */
   | 'bad_version'
+  /** Signed with a key id that is not in `keys` (for example one removed after a rotation). */
   | 'unknown_key'
+  /** The signature does not verify: forged, tampered, or another cookie name or secret. */
   | 'bad_signature'
+  /** Signed further in the future than the 5 s clock skew allows. */
   | 'issued_in_future'
+  /** No refresh within `idleTimeout`. */
   | 'expired_idle'
+  /** Past `absoluteTimeout` from login. */
   | 'expired_absolute'
+  /** Logged out or revoked (`destroy`, `revokeSession`, `revokeUser`, `revokeIssuedBefore`). */
   | 'revoked'
+  /** Replaced by `rotate` or `update`; the old cookie is dead. */
   | 'rotated'
+  /** No record for the session (expired from KV, or never existed). */
   | 'session_not_found'
+  /** The record does not match the envelope that points at it. */
   | 'record_mismatch'
+  /** The stored record is not valid JSON of the expected shape. */
   | 'corrupt_record'
+  /** The stored record has a format version this build does not read. */
   | 'record_version'
-  | 'store_unavailable';
+  /** The store failed or timed out (`storeTimeoutMs`); the cookie is kept: answer 503, not 401. */
+  | 'store_unavailable'
+  /**
+   * A stored revocation cutoff (`r:issued_before` or the user's `c:` key) is unreadable or lies in
+   * the future. Sessions needing a refresh are refused, cookies kept, until an operator repairs it
+   * (`revokeIssuedBefore` / `revokeUser` replace an unreadable one).
+   */
+  | 'corrupt_cutoff';
 
-/** What a validated session tells the application. All times are unix milliseconds. */
-export interface Session {
-  /** The user the session belongs to. */
+/** Why a configuration or an argument was refused (`SessionConfigError.reason`). */
+export type ConfigErrorReason =
+  /** A secret decodes to fewer than 32 bytes. */
+  | 'secret_too_short'
+  /** A secret is not unpadded base64url text (v1-era secrets of any text are refused so). */
+  | 'secret_not_base64url'
+  /** A key id is not 1-16 characters of `[A-Za-z0-9_-]`. */
+  | 'invalid_key_id'
+  /** The same key id appears twice. */
+  | 'duplicate_key_id'
+  /** `keys` is missing, empty, not `id:secret` entries, or `current` is not among `keys`. */
+  | 'invalid_key_ring'
+  /** Timeouts out of range or not ordered `envelopeTtl < idleTimeout <= absoluteTimeout <= 400 days`. */
+  | 'invalid_timeouts'
+  /** A cookie name or attribute is not allowed (e.g. `__Host-` with a `path` or `domain`). */
+  | 'invalid_cookie'
+  /** An unknown option name (the message names it), or an option of the wrong type. */
+  | 'invalid_options'
+  /** `store` lacks one of `get`, `put`, `delete`, `list`. */
+  | 'invalid_store'
+  /** A user id that is not a string of 1-128 bytes of UTF-8 without control characters. */
+  | 'invalid_user_id'
+  /** Session data that is not a JSON object of at most 1024 bytes once serialised. */
+  | 'invalid_data'
+  /** A `revokeIssuedBefore` time that is not whole unix ms, or later than now plus 5 s. */
+  | 'invalid_time'
+  /** Not a session handle. */
+  | 'invalid_handle'
+  /** The platform's random number generator failed. */
+  | 'random_failed';
+
+/**
+ * The default type of session data: a JSON object. Give `SessionManager` your own type
+ * (`new SessionManager<{ role: 'admin' | 'member' }>(...)`) to have `session.data` typed.
+ */
+export type SessionData = Record<string, unknown>;
+
+/** What a valid session tells the application. All times are unix milliseconds. */
+export interface Session<Data extends Record<string, any> = SessionData> {
+  /** The user the session belongs to, as given to `create`. */
   userId: string;
-  /** Opaque, stable identifier of this session (the base64url SHA-256 of its ID); never the ID. */
+  /** Opaque, stable name of this session (base64url SHA-256 of its ID): safe to show and log, useless as a credential. */
   handle: string;
   /** When the user logged in; rotation keeps it. */
   createdAt: number;
-  /** When the current cookie envelope was signed. */
+  /** When the current cookie envelope was signed: the last proof of activity. */
   issuedAt: number;
-  /** When the envelope must next be refreshed from the store. */
+  /** When the envelope must next be refreshed from the store (`issuedAt + envelopeTtl`, at most `absoluteExpiresAt`). */
   envelopeExpiresAt: number;
-  /** When the session ends if it sees no refresh (sliding idle timeout). */
+  /** When the session ends without a refresh (`issuedAt + idleTimeout`, at most `absoluteExpiresAt`). */
   idleExpiresAt: number;
-  /** When the session ends whatever happens (absolute lifetime; never extended). */
+  /** When the session ends whatever happens (`createdAt + absoluteTimeout`); never extended, not even by rotation. */
   absoluteExpiresAt: number;
-  /** Rotation count: 0 at login, +1 on every rotation. */
+  /** Rotation count: 0 at login, +1 at every `rotate` and `update`. */
   generation: number;
+  /**
+   * The data given to `create` or `update`, parsed; `null` when there is none. Carried signed but
+   * not encrypted in the cookie, so it is read with no store access, and its holder can read it.
+   */
+  data: Data | null;
 }
 
-/** One of a user's sessions as listed for a "devices" page. */
+/** One of a user's sessions, as listed for a "devices" page. Times are unix milliseconds. */
 export interface SessionInfo {
+  /** Pass to `revokeSession` to end this session. */
   handle: string;
+  /** Login time. */
   createdAt: number;
+  /** Last refresh recorded (written at most once per `idleTimeout / 10`); the login time before any. */
   lastSeenAt: number;
+  /** When the session ends at the latest. */
   absoluteExpiresAt: number;
+  /** A summary of the User-Agent at login (at most 128 characters); empty when unknown. */
   userAgent: string;
 }
 
+/** A refusal: no session for this request. */
+export interface Refused {
+  ok: false;
+  /** Why; log it, show users only a generic message. */
+  reason: RejectReason;
+  /**
+   * Send as `Set-Cookie` when not null: the clearing cookie. `null` when there was no cookie, or
+   * for `store_unavailable` and `corrupt_cutoff`, which keep the cookie for when the store is back.
+   */
+  setCookie: string | null;
+}
+
 /** Result of `validate`: a session, or the reason there is none. */
-export type ValidateResult =
+export type ValidateResult<Data extends Record<string, any> = SessionData> =
   | {
       ok: true;
-      session: Session;
-      /** A refreshed cookie to send back (`Set-Cookie` value), or null when the envelope is still fresh. */
+      session: Session<Data>;
+      /** A new envelope to send as `Set-Cookie` (refreshed or re-signed with the current key); null when the cookie is still good. */
       setCookie: string | null;
-      /** true when the record was read from the store to refresh the envelope. */
+      /**
+       * true when the store was consulted: the envelope had expired or was signed by a previous
+       * key, or the manager is strict (then `setCookie` may still be null).
+       */
       refreshed: boolean;
     }
-  | {
-      ok: false;
-      reason: RejectReason;
-      /** A clearing cookie to send when the request carried a session cookie; null otherwise. */
-      setCookie: string | null;
-    };
+  | Refused;
 
-/** Result of `create` / `rotate` when it succeeded. */
-export interface Issued {
+/** A new session from `create`, `rotate` or `update`. */
+export interface Issued<Data extends Record<string, any> = SessionData> {
   ok: true;
-  session: Session;
-  /** The `Set-Cookie` header value carrying the new envelope. */
+  session: Session<Data>;
+  /** The `Set-Cookie` header value carrying the new envelope: send it. */
   setCookie: string;
+}
+
+/** The store failed before anything took effect: nothing changed, no cookie to send. Answer 503. */
+export interface StoreUnavailable {
+  ok: false;
+  reason: 'store_unavailable';
+  setCookie: null;
+}
+
+/** Result of `create`. */
+export type CreateResult<Data extends Record<string, any> = SessionData> = Issued<Data> | StoreUnavailable;
+
+/**
+ * `rotate` or `update` was refused (no valid session on the request, or the store failed before
+ * the new session was stored: the old session is untouched and still valid). `setCookie` is the
+ * clearing cookie when the request's cookie is dead, else null.
+ */
+export interface RotateRefused extends Refused {
+  session?: undefined;
+  previousHandle?: undefined;
+}
+
+/**
+ * `rotate` or `update` stored the new session but failed to retire the old one, which may still
+ * be accepted by other isolates until its record expires: not a success. Send `setCookie` anyway
+ * (the user keeps a session; this isolate already refuses the old cookie), answer 503, and retire
+ * the old session with `revokeSession(previousHandle)` when the store is back.
+ */
+export interface RotateIncomplete<Data extends Record<string, any> = SessionData> {
+  ok: false;
+  reason: 'store_unavailable';
+  /** The new session's cookie: send it. */
+  setCookie: string;
+  /** The new session. */
+  session: Session<Data>;
+  /** The handle of the old session that may still live elsewhere. */
+  previousHandle: string;
+}
+
+/** Result of `rotate` and `update`. Test `ok`, then `session !== undefined` for the incomplete case. */
+export type RotateResult<Data extends Record<string, any> = SessionData> =
+  | Issued<Data>
+  | RotateRefused
+  | RotateIncomplete<Data>;
+
+/**
+ * Result of `destroy`. `setCookie` is always the clearing cookie: send it. `ok: false` means the
+ * server-side logout was not stored: this isolate refuses the session already, others may accept
+ * it until the store is back; answer 503 and let the user retry (a retry writes it).
+ */
+export type DestroyResult =
+  | { ok: true; setCookie: string; reason?: undefined }
+  | { ok: false; reason: 'store_unavailable'; setCookie: string };
+
+/** Options of `create`. */
+export interface CreateOptions<Data extends Record<string, any> = SessionData> {
+  /** Shown by `listSessions` (summarised to 128 characters). Default: the request's User-Agent header. */
+  userAgent?: string;
+  /**
+   * Application data for the session: a JSON object of at most 1024 bytes once serialised (else
+   * `SessionConfigError` `invalid_data`). Signed, not encrypted: never put secrets in it.
+   */
+  data?: Data;
 }
 
 /** Options of a store `put`, as Workers KV takes them. */
 export interface StorePutOptions {
+  /** Seconds until the value expires; KV refuses less than 60. */
   expirationTtl?: number;
+  /** Up to 1024 bytes of JSON returned by `list`. */
   metadata?: unknown;
 }
 
@@ -101,7 +254,11 @@ export interface StoreListResult {
   cursor?: string;
 }
 
-/** Anything with the shape of a Workers KV namespace (a `KVNamespace` binding works as is). */
+/**
+ * Anything with the shape of a Workers KV namespace: a `KVNamespace` binding works as is. Keys
+ * written: `s:<hash>` (record), `u:<hash>:<hash>` (user index), `t:<hash>:<hash>` (last seen),
+ * `c:<hash>` (per-user cutoff) and `r:issued_before` (global cutoff); never a session ID or user id.
+ */
 export interface SessionStore {
   get(key: string, type: 'text'): Promise<string | null>;
   put(key: string, value: string, options?: StorePutOptions): Promise<void>;
@@ -109,63 +266,104 @@ export interface SessionStore {
   list(options: StoreListOptions): Promise<StoreListResult>;
 }
 
-/** An audit event. Never carries a raw session ID or key material. */
+/**
+ * An audit event, passed to `onEvent`. Never carries a session ID, an envelope or key material;
+ * `handle` is safe to log. `at` is the manager's clock (unix ms).
+ */
 export type SessionEvent =
+  /** A login (`create`). */
   | { type: 'created'; userId: string; handle: string; at: number }
+  /**
+   * A session was continued from the store. `recordWritten` is true when its last-seen time was
+   * written (at most once per `idleTimeout / 10`; best effort, a failed write does not fail the refresh).
+   */
   | { type: 'refreshed'; userId: string; handle: string; at: number; recordWritten: boolean }
+  /** A request, `rotate` or `update` was refused; `handle` when the envelope was authentic. */
   | { type: 'rejected'; reason: RejectReason; at: number; handle?: string }
+  /** `rotate` or `update` replaced `previousHandle` with `handle`. */
   | { type: 'rotated'; userId: string; handle: string; previousHandle: string; at: number }
-  | { type: 'destroyed'; userId?: string; handle: string; at: number }
-  | {
-      type: 'revoked';
-      scope: 'session' | 'user' | 'issued_before';
-      userId?: string;
-      handle?: string;
-      issuedBefore?: number;
-      at: number;
-    };
+  /** `rotate` or `update` stored `handle` but could not retire `previousHandle` (see `RotateIncomplete`). */
+  | { type: 'rotate_failed'; userId: string; handle: string; previousHandle: string; at: number }
+  /** A logout (`destroy`, or `create` over an existing session) was stored. */
+  | { type: 'destroyed'; userId: string; handle: string; at: number }
+  /** A logout could not be stored; this isolate refuses the session regardless. */
+  | { type: 'destroy_failed'; userId: string; handle: string; at: number }
+  /** `revokeSession`. */
+  | { type: 'revoked'; scope: 'session'; userId: string; handle: string; at: number }
+  /** `revokeUser`. */
+  | { type: 'revoked'; scope: 'user'; userId: string; at: number }
+  /** `revokeIssuedBefore`; `issuedBefore` is the cutoff now stored (never lower than before). */
+  | { type: 'revoked'; scope: 'issued_before'; issuedBefore: number; at: number }
+  /**
+   * This isolate's in-memory revocations (10,000 sessions, 10,000 users) were full: it now reads
+   * the store on every request until the evicted entry would have expired. Nothing is forgotten.
+   */
+  | { type: 'revocations_full'; at: number }
+  /** `revokeIssuedBefore` found an unreadable global cutoff and replaced it. */
+  | { type: 'corrupt_cutoff_replaced'; at: number };
 
-/** Signing keys: the first listed (or `current`) signs, all verify. Secrets must be >= 32 bytes. */
+/** The `type` of every audit event. */
+export type SessionEventType = SessionEvent['type'];
+
+/**
+ * Signing keys. Each secret is the base64url encoding (no padding) of at least 32 random bytes:
+ * `node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))"`.
+ * Keep it in a Worker secret (`wrangler secret put SESSION_KEYS`).
+ */
 export type KeysOption =
-  /** `"k2:secret2,k1:secret1"`: comma-separated `id:secret`, first is current. */
+  /** `"k2:<secret>,k1:<secret>"`: comma-separated `id:secret`; the first signs, all verify. */
   | string
+  /** `current` signs; every key in `keys` verifies. */
   | { current: string; keys: Record<string, string> };
 
+/** Options of `new SessionManager(...)`. Unknown names are refused (`invalid_options`), so a typo never silently falls back to a default. */
 export interface SessionManagerOptions {
-  /** Where records live: a Workers KV namespace binding, a `MemoryStore`, or any `SessionStore`. */
+  /** Where sessions live: a Workers KV namespace binding, a `MemoryStore`, or any `SessionStore`. */
   store: SessionStore;
-  /** Signing key ring. */
+  /**
+   * Signing keys. Rotate by putting a new key first and keeping the old one for `idleTimeout`
+   * plus 5 s: old-key cookies are re-signed at their next request, after one record read.
+   */
   keys: KeysOption;
-  /** Envelope lifetime in seconds (default 60): bounds how long a revoked session's cookie is honoured elsewhere. */
-  envelopeTtl?: number;
-  /** Idle timeout in seconds (default 1800). */
-  idleTimeout?: number;
-  /** Absolute session lifetime in seconds (default 43200). */
-  absoluteTimeout?: number;
-  /** Cookie settings. The default is `__Host-session; Path=/; Secure; HttpOnly; SameSite=Lax`. */
+  /**
+   * Seconds a signed cookie is trusted without the store (default 60, at least 1, less than
+   * `idleTimeout`). Bounds how long a revoked session's cookie still works on other isolates.
+   * Numbers or numeric strings (environment variables work as is).
+   */
+  envelopeTtl?: number | string;
+  /** Seconds without a refresh before a session ends (default 1800; sliding). */
+  idleTimeout?: number | string;
+  /** Seconds from login before a session ends whatever happens (default 43200, at most 400 days; never extended). */
+  absoluteTimeout?: number | string;
+  /** Cookie settings. Default `__Host-session=...; Path=/; Secure; HttpOnly; SameSite=Lax`. Unknown names are refused. */
   cookie?: {
-    /** Base name (default `session`); the `__Host-` prefix is added unless `hostPrefix` is false. */
+    /** Base name (default `session`); `__Host-` is prepended unless `hostPrefix` is false. */
     name?: string;
+    /** Prepend `__Host-` (default true): the browser then enforces `Secure`, `Path=/` and no `Domain`. */
     hostPrefix?: boolean;
-    sameSite?: 'Strict' | 'Lax' | 'None';
-    /** Only when `hostPrefix` is false. */
+    /** Default `Lax`. `None` requires `secure`. Case-insensitive. */
+    sameSite?: 'Strict' | 'Lax' | 'None' | 'strict' | 'lax' | 'none';
+    /** Only with `hostPrefix: false`. */
     domain?: string;
-    /** Only when `hostPrefix` is false; default `/`. */
+    /** Only with `hostPrefix: false`; default `/`. */
     path?: string;
-    /** Default true; false only for plain-http local development without the `__Host-` prefix. */
+    /** Default true; false only for plain-http local development (and then `hostPrefix: false`). */
     secure?: boolean;
   };
-  /** Always consult the store, even with a fresh envelope (immediate revocation within KV's consistency). */
+  /**
+   * Consult the store on every request, even with a fresh cookie (default false): revocation as
+   * fast as KV propagates, at three KV reads per request.
+   */
   strict?: boolean;
-  /** Audit hook; errors it throws are swallowed. */
+  /** Audit hook, called synchronously; errors it throws are swallowed. */
   onEvent?: (event: SessionEvent) => void;
   /** Clock in unix ms (default `Date.now`); for tests. */
   now?: () => number;
-  /** Store operation timeout in ms (default 5000); a slower store counts as unavailable. */
+  /** Milliseconds a store call may take before it counts as `store_unavailable` (default 5000, 1 to 60000). */
   storeTimeoutMs?: number;
   /**
-   * How often (ms, default 10000) a refresh re-reads the global `revokeIssuedBefore` cutoff from
-   * the store; 0 disables the reload. Fast-path validations never read it.
+   * @deprecated Accepted and ignored: the global `revokeIssuedBefore` cutoff is now read at every
+   * refresh. Remove it from your options.
    */
   revocationSyncMs?: number;
 }
@@ -180,36 +378,100 @@ export type RequestLike =
   | { headers: { get(name: string): string | null } }
   | string;
 
-export class SessionManager {
+/**
+ * Issues, validates, refreshes, rotates and revokes sessions. Create one per isolate (module
+ * scope, lazily on the first request): it remembers the revocations made here, which this
+ * isolate then enforces at once.
+ *
+ * `Data` types `session.data` (default: any JSON object). An `interface` or a `type` both work;
+ * the runtime refuses anything that is not a JSON object of at most 1024 bytes.
+ *
+ * Throws `SessionConfigError` for bad options: unknown names, secrets that are not base64url of
+ * at least 32 bytes, inconsistent timeouts, bad cookie attributes.
+ */
+export class SessionManager<Data extends Record<string, any> = SessionData> {
   constructor(options: SessionManagerOptions);
-  /** Logs `userId` in: always a new session ID; a session already on `request` is destroyed first. */
-  create(
-    request: RequestLike | null,
-    userId: string,
-    options?: { userAgent?: string },
-  ): Promise<Issued | { ok: false; reason: 'store_unavailable'; setCookie: null }>;
-  /** Checks the request's session cookie; reads the store only to refresh an authentic, expired envelope. */
-  validate(request: RequestLike): Promise<ValidateResult>;
-  /** Gives the request's session a new ID (privilege change); the old cookie is refused afterwards. */
-  rotate(request: RequestLike): Promise<Issued | { ok: false; reason: RejectReason; setCookie: string | null }>;
-  /** Logs out: deletes the record server-side. Idempotent. Returns the clearing `Set-Cookie` value. */
-  destroy(request: RequestLike): Promise<{ setCookie: string }>;
-  /** Lists a user's live sessions. */
+
+  /**
+   * Logs `userId` in with a brand-new session ID. A session already on `request` is ended first
+   * (so a planted or stolen pre-login cookie never becomes a logged-in one); pass `null` when
+   * there is no request. Writes the record and an index entry.
+   *
+   * Resolves `{ ok: false, reason: 'store_unavailable', setCookie: null }` when a write failed,
+   * including ending the previous session. Rejects with `SessionConfigError` for an invalid
+   * `userId` (`invalid_user_id`), `data` (`invalid_data`) or option name (`invalid_options`).
+   */
+  create(request: RequestLike | null, userId: string, options?: CreateOptions<Data>): Promise<CreateResult<Data>>;
+
+  /**
+   * Checks the request's session cookie. No store access while the envelope is fresh (default
+   * 60 s); otherwise three parallel reads, a new envelope, and a last-seen write at most once per
+   * `idleTimeout / 10`. Never throws for a bad cookie or a store failure: those are refusals.
+   */
+  validate(request: RequestLike): Promise<ValidateResult<Data>>;
+
+  /**
+   * Gives the request's session a new ID, keeping user, data, `createdAt` and the absolute
+   * deadline (use it on privilege changes). The old cookie is refused afterwards: here at once,
+   * elsewhere at its next refresh. See `RotateResult` for the two failure shapes.
+   */
+  rotate(request: RequestLike): Promise<RotateResult<Data>>;
+
+  /**
+   * Replaces the session's data (`null` removes it), by rotation: a new ID carries the new data,
+   * the old cookie is refused as `rotated`. Answers like `rotate`. Rejects with
+   * `SessionConfigError` `invalid_data` (before any store access) when `data` is not a JSON
+   * object of at most 1024 bytes.
+   */
+  update(request: RequestLike, data: Data | null): Promise<RotateResult<Data>>;
+
+  /**
+   * Logs out: tombstones the session's record server-side; this isolate refuses it at once.
+   * Idempotent, and fine without a session. Always answers with the clearing cookie; `ok: false`
+   * when the store write failed (see `DestroyResult`).
+   */
+  destroy(request: RequestLike): Promise<DestroyResult>;
+
+  /**
+   * A user's live sessions, newest first (two KV listings; KV listings can lag writes by up to
+   * 60 s). Rejects with `SessionStoreError` when the store fails.
+   */
   listSessions(userId: string): Promise<SessionInfo[]>;
-  /** Revokes one session by handle. With `userId`, only if it belongs to that user. false when not found. */
+
+  /**
+   * Revokes one session by handle; with `userId`, only if it is that user's. Resolves false when
+   * there is no such live session. Rejects with `SessionStoreError` when a read or write failed.
+   */
   revokeSession(handle: string, userId?: string): Promise<boolean>;
-  /** Revokes all of a user's sessions; returns how many records were deleted. */
+
+  /**
+   * Revokes every session of `userId` created up to now, including any a listing misses (a
+   * per-user cutoff is written first and read at every refresh). Resolves how many listed
+   * sessions were ended. Rejects with `SessionStoreError` when any read or write failed.
+   */
   revokeUser(userId: string): Promise<number>;
-  /** Revokes every session created before `issuedBefore` (unix ms). */
+
+  /**
+   * Revokes every session created before `issuedBefore` (whole unix ms, at most now + 5 s): in
+   * this isolate at once, elsewhere at their next refresh. The stored cutoff only ever rises.
+   * Rejects with `SessionConfigError` `invalid_time` for a bad time, `SessionStoreError` when the
+   * store failed.
+   */
   revokeIssuedBefore(issuedBefore: number): Promise<void>;
-  /** The clearing `Set-Cookie` value. */
+
+  /** The `Set-Cookie` value that deletes the session cookie. */
   clearCookie(): string;
+
   /** The cookie's full name, e.g. `__Host-session`. */
   readonly cookieName: string;
 }
 
-/** An in-memory `SessionStore` for tests and single-process Node servers. */
+/**
+ * An in-memory `SessionStore` with Workers KV's interface and TTL rules, for tests and
+ * single-process Node servers. Not shared between processes or isolates.
+ */
 export class MemoryStore implements SessionStore {
+  /** `now` is the clock used for expiry (default `Date.now`). */
   constructor(options?: { now?: () => number });
   get(key: string, type?: 'text'): Promise<string | null>;
   put(key: string, value: string, options?: StorePutOptions): Promise<void>;
@@ -217,12 +479,17 @@ export class MemoryStore implements SessionStore {
   list(options: StoreListOptions): Promise<StoreListResult>;
 }
 
-/** Error thrown for bad configuration (short secret, inconsistent timeouts, bad cookie attributes). */
+/** Bad configuration or arguments; `reason` says which, the message says how to fix it (never showing a secret). */
 export class SessionConfigError extends Error {
-  readonly reason: string;
+  readonly name: 'SessionConfigError';
+  readonly reason: ConfigErrorReason;
 }
 
-/** Thrown by management calls (list, revoke) when the store fails; `validate` never throws it. */
+/**
+ * The store failed or timed out. Rejected by `listSessions` and the `revoke*` calls; `validate`,
+ * `create`, `rotate`, `update` and `destroy` answer `store_unavailable` instead of throwing.
+ */
 export class SessionStoreError extends Error {
+  readonly name: 'SessionStoreError';
   readonly reason: 'store_unavailable';
 }

@@ -1,12 +1,17 @@
 // The package scenarios in Node 20, against MemoryStore.
 import { test } from 'node:test';
-import { SessionManager, MemoryStore, SessionConfigError } from '../pkg/node.js';
-import { scenarios } from './js/scenarios.mjs';
+import { SessionManager, MemoryStore, SessionConfigError, SessionStoreError } from '../pkg/node.js';
+import { knownIssues, scenarios } from './js/scenarios.mjs';
 
-const ctx = { SessionManager, MemoryStore, SessionConfigError, freshStore: () => new MemoryStore() };
+const ctx = { SessionManager, MemoryStore, SessionConfigError, SessionStoreError, freshStore: () => new MemoryStore() };
 
 for (const [name, run] of Object.entries(scenarios)) {
   test(`node: ${name}`, () => run(ctx));
+}
+
+// Known gaps in the core: reported as to-do (they fail today without failing the run).
+for (const [name, run] of Object.entries(knownIssues)) {
+  test(`node: ${name}`, { todo: 'known core gap, see tests/js/scenarios.mjs knownIssues' }, () => run(ctx));
 }
 
 test('node: MemoryStore follows KV rules', async () => {
@@ -16,8 +21,22 @@ test('node: MemoryStore follows KV rules', async () => {
   await assertRejects(() => store.put('b', '1', { expirationTtl: 59 }));
   const page = await store.list({ prefix: 'a' });
   if (page.keys[0].metadata.m !== 1 || !page.list_complete) throw new Error('list metadata');
+  if (page.keys[0].expiration !== 60) throw new Error('list expiration in seconds');
+  if ((await store.get('missing')) !== null) throw new Error('absent key reads null');
   t = 60_000;
   if ((await store.get('a')) !== null) throw new Error('entry outlived its TTL');
+  if ((await store.list({ prefix: 'a' })).keys.length !== 0) throw new Error('expired entry listed');
+});
+
+test('node: MemoryStore lists in pages, in key order, with a cursor', async () => {
+  const store = new MemoryStore();
+  for (const k of ['p:c', 'p:a', 'p:b', 'q:a']) await store.put(k, k);
+  const first = await store.list({ prefix: 'p:', limit: 2 });
+  if (first.list_complete || first.keys.map((k) => k.name).join() !== 'p:a,p:b') throw new Error('first page');
+  const second = await store.list({ prefix: 'p:', limit: 2, cursor: first.cursor });
+  if (!second.list_complete || second.keys.map((k) => k.name).join() !== 'p:c') throw new Error('second page');
+  await store.delete('p:a');
+  if ((await store.get('p:a')) !== null) throw new Error('delete');
 });
 
 async function assertRejects(fn) {

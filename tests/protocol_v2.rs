@@ -904,9 +904,9 @@ fn only_refusals_that_say_nothing_against_the_session_keep_the_cookie() {
 
 /// Regression (found while porting to v2): a stored global cutoff later than now
 /// plus the skew is treated as corrupt by `resume` (`corrupt_cutoff`), but
-/// `revoke_issued_before` takes it as the highest value, reports it as not corrupt, writes it
-/// back, and raises this isolate's memory to it, so every session here (new logins included)
-/// is refused `revoked` and its cookie cleared until the isolate restarts.
+/// `revoke_issued_before` took it as the highest value, reported it as not corrupt, wrote it
+/// back, and raised this isolate's memory to it, so every session here (new logins included)
+/// was refused `revoked` and its cookie cleared until the isolate restarts.
 #[test]
 fn revoke_issued_before_replaces_a_future_stored_cutoff() {
     let mut engine = engine();
@@ -922,8 +922,8 @@ fn revoke_issued_before_replaces_a_future_stored_cutoff() {
     expect_valid(engine.validate(Some(&cookie), now + 2));
 }
 
-/// Regression, the same for one user (it used to do this): `revoke_user` keeps a future stored cutoff (which
-/// `resume` refuses as `corrupt_cutoff`), writes it back, and remembers it, so the user cannot
+/// Regression, the same for one user: `revoke_user` used to keep a future stored cutoff (which
+/// `resume` refuses as `corrupt_cutoff`), write it back, and remember it, so the user could not
 /// log in on this isolate (`revoked`, cookie cleared) for the absolute timeout.
 #[test]
 fn revoke_user_replaces_a_future_stored_cutoff() {
