@@ -78,7 +78,9 @@ function parseStored(text) {
   if (text === null || text === undefined) return null;
   if (typeof text !== 'string') return '\u0000';
   try {
-    return JSON.parse(text);
+    // `null` is never a value this library wrote: hand the text over, so the core calls it
+    // corrupt instead of reading it as an absent key.
+    return JSON.parse(text) ?? text;
   } catch {
     return text;
   }
@@ -98,6 +100,7 @@ export class SessionManager {
   #onEvent;
   #timeoutMs;
   #clear;
+  #cutoffWrites = Promise.resolve();
 
   constructor(options) {
     if (!options || typeof options !== 'object') {
@@ -286,7 +289,7 @@ export class SessionManager {
       await this.#apply(out);
     } catch {
       // The record may still be live: keep refusing it here for as long as it could live.
-      if (this.#engine.holdEnded(out.handle, 'revoked', out.until, now)) this.#overflowed(now);
+      if (this.#engine.holdEnded(out.lineage, 'revoked', out.until, now)) this.#overflowed(now);
       this.#emit({ type: 'destroy_failed', userId: out.userId, handle: out.handle, at: now });
       return false;
     }
@@ -389,7 +392,21 @@ export class SessionManager {
    * a per-user cutoff is written first and read at every refresh. Returns how many listed
    * sessions were ended. Throws SessionStoreError when any read or write failed.
    */
-  async revokeUser(userId) {
+  revokeUser(userId) {
+    return this.#serialized(() => this.#revokeUser(userId));
+  }
+
+  /**
+   * Runs cutoff read-modify-writes one at a time: KV has no compare-and-swap, so two overlapping
+   * ones from this isolate could land in the wrong order and lower the stored cutoff.
+   */
+  #serialized(task) {
+    const run = this.#cutoffWrites.then(task, task);
+    this.#cutoffWrites = run.catch(() => {});
+    return run;
+  }
+
+  async #revokeUser(userId) {
     const now = this.#now();
     const user = String(userId);
     const keys = this.#engine.userKeys(user);
@@ -408,7 +425,11 @@ export class SessionManager {
    * elsewhere at their next refresh. The stored cutoff only ever rises. Throws SessionConfigError
    * for a bad time, SessionStoreError when the store failed.
    */
-  async revokeIssuedBefore(issuedBefore) {
+  revokeIssuedBefore(issuedBefore) {
+    return this.#serialized(() => this.#revokeIssuedBefore(issuedBefore));
+  }
+
+  async #revokeIssuedBefore(issuedBefore) {
     const now = this.#now();
     const cutoff = typeof issuedBefore === 'number' ? issuedBefore : Number.NaN;
     core(() => this.#engine.checkTime(cutoff, now));
@@ -416,8 +437,8 @@ export class SessionManager {
     const out = core(() => this.#engine.revokeIssuedBefore(cutoff, stored, now));
     if (out.corrupt) this.#emit({ type: 'corrupt_cutoff_replaced', at: now });
     await this.#apply(out);
-    const written = out.puts[0].value.before;
-    this.#emit({ type: 'revoked', scope: 'issued_before', issuedBefore: written, at: now });
+    const inForce = this.#engine.status(now).issuedBefore;
+    this.#emit({ type: 'revoked', scope: 'issued_before', issuedBefore: inForce, at: now });
   }
 }
 

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::envelope::{self, Claims, Verified};
 use crate::id::{
-    touch_prefix, user_cutoff_key, user_index_prefix, SessionHandle, SessionId, GLOBAL_CUTOFF_KEY,
+    touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle, SessionId,
+    GLOBAL_CUTOFF_KEY,
 };
 use crate::record::{
     summarize_user_agent, ttl_until, valid_data, Cutoff, Ended, IndexEntry, Record, RecordState,
@@ -131,14 +132,20 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// The keys to read, in the order [`Fetched`] takes them: the record, the user's cutoff and
-    /// the global cutoff.
-    pub fn reads(&self) -> [String; 3] {
+    /// The keys to read, in the order [`Fetched`] takes them: the record, the lineage's
+    /// tombstone, the user's cutoff and the global cutoff.
+    pub fn reads(&self) -> [String; 4] {
         [
             self.handle.storage_key(),
+            self.verified.claims.lineage.storage_key(),
             user_cutoff_key(&self.verified.claims.user_id),
             GLOBAL_CUTOFF_KEY.to_owned(),
         ]
+    }
+
+    /// The login this session descends from.
+    pub fn lineage(&self) -> &Lineage {
+        &self.verified.claims.lineage
     }
 
     /// The session's handle.
@@ -162,6 +169,8 @@ impl Pending {
 pub struct Fetched<'a, S: ?Sized> {
     /// `s:<handle>`.
     pub record: Option<&'a S>,
+    /// `l:<lineage>`.
+    pub lineage: Option<&'a S>,
     /// `c:<user hash>`.
     pub user_cutoff: Option<&'a S>,
     /// `r:issued_before`.
@@ -170,10 +179,11 @@ pub struct Fetched<'a, S: ?Sized> {
 
 impl<'a, S: ?Sized> Fetched<'a, S> {
     /// The values read for [`Pending::reads`], in that order.
-    pub fn new(values: [Option<&'a S>; 3]) -> Self {
-        let [record, user_cutoff, global_cutoff] = values;
+    pub fn new(values: [Option<&'a S>; 4]) -> Self {
+        let [record, lineage, user_cutoff, global_cutoff] = values;
         Self {
             record,
+            lineage,
             user_cutoff,
             global_cutoff,
         }
@@ -324,6 +334,7 @@ impl Engine {
             absolute_deadline: now.saturating_add(self.policy.absolute_timeout_ms),
             idle_timeout_ms: self.policy.idle_timeout_ms,
             generation: 0,
+            lineage: Lineage::generate()?,
             data: data.map(|d| d.0),
             user_agent: user_agent.map(summarize_user_agent),
         };
@@ -371,6 +382,7 @@ impl Engine {
         let absolute = record.absolute_deadline;
         Claims {
             session_id,
+            lineage: record.lineage,
             user_id: record.user_id.clone(),
             generation: record.generation,
             created_at: record.created_at,
@@ -394,10 +406,13 @@ impl Engine {
     ) -> Result<Pending, RejectReason> {
         let pending = self.identify(cookie_header, now)?;
         let claims = &pending.verified.claims;
-        if let Some(reason) =
-            self.revocations
-                .check(&pending.handle, &claims.user_id, claims.created_at, now)
-        {
+        if let Some(reason) = self.revocations.check(
+            &pending.handle,
+            &claims.lineage,
+            &claims.user_id,
+            claims.created_at,
+            now,
+        ) {
             return Err(reason);
         }
         Ok(pending)
@@ -459,47 +474,92 @@ impl Engine {
         Ok(cutoff.before)
     }
 
-    /// Judges `pending` against what the store holds; the record is the authority.
+    /// Judges `pending` against what the store holds; the record is the authority. `Ok(None)`
+    /// when the record is not visible here yet (see [`resume`](Self::resume)). A refusal for
+    /// revocation is remembered, so the fast path refuses the same session from then on.
     fn judge<S: Source + ?Sized>(
         &mut self,
         pending: &Pending,
         fetched: &Fetched<'_, S>,
         now: u64,
-    ) -> Result<Record, RejectReason> {
+    ) -> Result<Option<Record>, RejectReason> {
+        let verdict = self.judge_store(pending, fetched, now);
+        let forget = self.forget_after(now);
+        match verdict {
+            Err(reason @ (RejectReason::Rotated | RejectReason::SessionNotFound)) => {
+                self.revocations
+                    .revoke_session(pending.handle.clone(), reason, forget, now);
+            }
+            Err(RejectReason::Revoked) => {
+                let lineage = pending.verified.claims.lineage;
+                self.revocations
+                    .revoke_lineage(lineage, RejectReason::Revoked, forget, now);
+            }
+            _ => {}
+        }
+        verdict
+    }
+
+    fn judge_store<S: Source + ?Sized>(
+        &mut self,
+        pending: &Pending,
+        fetched: &Fetched<'_, S>,
+        now: u64,
+    ) -> Result<Option<Record>, RejectReason> {
+        let claims = &pending.verified.claims;
         let global = self.cutoff(fetched.global_cutoff, now)?;
         self.revocations.revoke_issued_before(global);
         let user_cutoff = self.cutoff(fetched.user_cutoff, now)?;
-        let record =
-            match RecordState::decode(fetched.record.ok_or(RejectReason::SessionNotFound)?)? {
-                RecordState::Live(record) => record,
-                RecordState::Ended(tombstone) => return Err(tombstone.ended.reason()),
-            };
-        let claims = &pending.verified.claims;
+        if claims.created_at < user_cutoff {
+            return Err(RejectReason::Revoked);
+        }
+        if let Some(value) = fetched.lineage {
+            return Err(match RecordState::decode(value)? {
+                RecordState::Ended(tombstone) => tombstone.ended.reason(),
+                RecordState::Live(_) => RejectReason::CorruptRecord,
+            });
+        }
+        if let Some(reason) = self.revocations.check(
+            &pending.handle,
+            &claims.lineage,
+            &claims.user_id,
+            claims.created_at,
+            now,
+        ) {
+            return Err(reason);
+        }
+        if now >= claims.absolute_deadline {
+            return Err(RejectReason::ExpiredAbsolute);
+        }
+        let Some(record) = fetched.record else {
+            // KV takes up to its propagation delay to show a new record in other locations. An
+            // envelope signed that recently may name a record that is simply not here yet: no
+            // reason to log anyone out. Records are never deleted, only tombstoned, and outlive
+            // their sessions, so past that window absence means the session is gone.
+            let window = KV_PROPAGATION_MS.saturating_add(self.policy.clock_skew_ms);
+            if now < claims.issued_at.saturating_add(window) {
+                return Ok(None);
+            }
+            return Err(RejectReason::SessionNotFound);
+        };
+        let record = match RecordState::decode(record)? {
+            RecordState::Live(record) => record,
+            RecordState::Ended(tombstone) => return Err(tombstone.ended.reason()),
+        };
         if record.user_id != claims.user_id
             || record.created_at != claims.created_at
             || record.generation != claims.generation
             || record.absolute_deadline != claims.absolute_deadline
+            || record.lineage != claims.lineage
             || record.data != claims.data
         {
             return Err(RejectReason::RecordMismatch);
-        }
-        if record.created_at < user_cutoff {
-            return Err(RejectReason::Revoked);
-        }
-        if let Some(reason) =
-            self.revocations
-                .check(&pending.handle, &record.user_id, record.created_at, now)
-        {
-            return Err(reason);
-        }
-        if now >= record.absolute_deadline {
-            return Err(RejectReason::ExpiredAbsolute);
         }
         // Idle is judged from the envelope's signing time: signed proof of the last refresh.
         if now >= claims.issued_at.saturating_add(record.idle_timeout_ms) {
             return Err(RejectReason::ExpiredIdle);
         }
-        Ok(record)
+        Ok(Some(record))
     }
 
     /// Continues a `NeedRecord` session from what the store holds: re-checks revocation and
@@ -512,16 +572,19 @@ impl Engine {
         fetched: &Fetched<'_, S>,
         now: u64,
     ) -> Result<Refreshed, RejectReason> {
-        let record = self.judge(pending, fetched, now)?;
+        let judged = self.judge(pending, fetched, now)?;
         let claims = &pending.verified.claims;
         let stale = now >= claims.expires_at || pending.verified.key_id != self.ring.current_id();
-        if !stale {
+        // A fresh envelope needs nothing new; one whose record is not visible here yet is
+        // accepted on the envelope alone, unsigned, so the next request asks the store again
+        // (for at most the propagation delay).
+        let Some(record) = judged.filter(|_| stale) else {
             return Ok(Refreshed {
                 session: pending.session(),
                 set_cookie: None,
                 effects: Effects::default(),
             });
-        }
+        };
         let fresh = self.claims_for(claims.session_id.clone(), &record, now);
         let mut effects = Effects::default();
         let interval = self.policy.touch_interval_ms.max(1_000);
@@ -557,7 +620,10 @@ impl Engine {
         change: DataChange,
         now: u64,
     ) -> Result<Rotation, RejectReason> {
-        let old = self.judge(pending, fetched, now)?;
+        // A record not visible here yet cannot be copied: try again shortly (cookie kept).
+        let old = self
+            .judge(pending, fetched, now)?
+            .ok_or(RejectReason::StoreUnavailable)?;
         let mut record = old.clone();
         record.generation = record.generation.saturating_add(1);
         if let DataChange::Set(data) = change {
@@ -570,6 +636,7 @@ impl Engine {
             issued,
             retire: self.ending(
                 &pending.handle,
+                None,
                 &old.user_id,
                 old.absolute_deadline,
                 Ended::Rotated,
@@ -580,26 +647,31 @@ impl Engine {
     }
 
     /// The writes that end a session: its record becomes a tombstone (kept until the session's
-    /// own absolute deadline, so no envelope can outlive it), its index and last-seen keys go.
+    /// own absolute deadline, so no envelope can outlive it), its index and last-seen keys go;
+    /// with `lineage`, the login itself ends too (every rotation of it, wherever made).
     fn ending(
         &self,
         handle: &SessionHandle,
+        lineage: Option<&Lineage>,
         user_id: &str,
         absolute_deadline: u64,
         ended: Ended,
         now: u64,
     ) -> Effects {
+        let tombstone = |key: String| Put {
+            key,
+            value: Value::Tombstone(Tombstone {
+                v: STORE_VERSION,
+                ended,
+                at: now,
+            }),
+            expiration_ttl: Some(ttl_until(absolute_deadline, now)),
+            metadata: None,
+        };
+        let mut puts = vec![tombstone(handle.storage_key())];
+        puts.extend(lineage.map(|l| tombstone(l.storage_key())));
         Effects {
-            puts: vec![Put {
-                key: handle.storage_key(),
-                value: Value::Tombstone(Tombstone {
-                    v: STORE_VERSION,
-                    ended,
-                    at: now,
-                }),
-                expiration_ttl: Some(ttl_until(absolute_deadline, now)),
-                metadata: None,
-            }],
+            puts,
             deletes: vec![handle.index_key(user_id), handle.touch_key(user_id)],
         }
     }
@@ -637,14 +709,28 @@ impl Engine {
             .revoke_session(handle.clone(), ended.reason(), until, now)
     }
 
+    /// Keeps refusing every session of `lineage` in this isolate until `until` (the session's
+    /// absolute deadline): for a logout whose store write failed.
+    pub fn hold_lineage(&mut self, lineage: &Lineage, until: u64, now: u64) -> bool {
+        let until = until.max(self.forget_after(now));
+        self.revocations
+            .revoke_lineage(*lineage, RejectReason::Revoked, until, now)
+    }
+
     /// Logs a session out: this isolate refuses its envelope at once, and the returned writes
     /// tombstone its record and drop its index and last-seen keys. The bool is
     /// [`remember_ended`](Self::remember_ended)'s.
     pub fn destroy(&mut self, pending: &Pending, now: u64) -> (Effects, bool) {
         let claims = &pending.verified.claims;
-        let overflowed = self.remember_ended(&pending.handle, Ended::Revoked, now);
+        let overflowed = self.revocations.revoke_lineage(
+            claims.lineage,
+            RejectReason::Revoked,
+            self.forget_after(now),
+            now,
+        );
         let effects = self.ending(
             &pending.handle,
+            Some(&claims.lineage),
             &claims.user_id,
             claims.absolute_deadline,
             Ended::Revoked,
@@ -670,9 +756,15 @@ impl Engine {
         if owner.is_some_and(|owner| owner != record.user_id) || now >= record.absolute_deadline {
             return None;
         }
-        let overflowed = self.remember_ended(handle, Ended::Revoked, now);
+        let overflowed = self.revocations.revoke_lineage(
+            record.lineage,
+            RejectReason::Revoked,
+            self.forget_after(now),
+            now,
+        );
         let effects = self.ending(
             handle,
+            Some(&record.lineage),
             &record.user_id,
             record.absolute_deadline,
             Ended::Revoked,
@@ -738,7 +830,8 @@ impl Engine {
                 .map_or(now.saturating_add(self.policy.absolute_timeout_ms), |e| {
                     e.absolute_deadline
                 });
-            let ending = self.ending(&handle, user_id, deadline, Ended::Revoked, now);
+            // The user's cutoff already ends every lineage; tombstone the records for the reason.
+            let ending = self.ending(&handle, None, user_id, deadline, Ended::Revoked, now);
             effects.puts.extend(ending.puts);
             effects.deletes.extend(ending.deletes);
         }
@@ -774,17 +867,23 @@ impl Engine {
         };
         let cutoff = before.max(stored).max(self.revocations.issued_before());
         self.revocations.revoke_issued_before(cutoff);
+        // Write only to raise it: a write that changes nothing could still land after a
+        // concurrent higher one (last write wins) and lower it.
+        let raises = corrupt || cutoff > stored;
         let effects = Effects {
-            puts: vec![Put {
-                key: GLOBAL_CUTOFF_KEY.to_owned(),
-                value: Value::Cutoff(Cutoff {
-                    v: STORE_VERSION,
-                    before: cutoff,
-                    at: now,
-                }),
-                expiration_ttl: None,
-                metadata: None,
-            }],
+            puts: raises
+                .then(|| Put {
+                    key: GLOBAL_CUTOFF_KEY.to_owned(),
+                    value: Value::Cutoff(Cutoff {
+                        v: STORE_VERSION,
+                        before: cutoff,
+                        at: now,
+                    }),
+                    expiration_ttl: None,
+                    metadata: None,
+                })
+                .into_iter()
+                .collect(),
             deletes: Vec::new(),
         };
         Ok((effects, corrupt))

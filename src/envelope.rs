@@ -3,7 +3,7 @@
 //! Layout before base64url (integers big-endian):
 //!
 //! ```text
-//! version u8 | kid_len u8 | kid | session_id [32] | generation u32 | created_at u64
+//! version u8 | kid_len u8 | kid | session_id [32] | lineage [16] | generation u32 | created_at u64
 //! | issued_at u64 | expires_at u64 | idle_deadline u64 | absolute_deadline u64
 //! | user_len u8 | user | data_len u16 | data (JSON object text, 0 bytes = none) | tag [32]
 //! ```
@@ -11,7 +11,7 @@
 //! The tag is HMAC-SHA256 under the key's envelope subkey over `name_len u8 | cookie name |`
 //! everything before the tag, so a value is bound to its cookie name and its key id.
 
-use crate::id::{SessionId, SESSION_ID_LEN};
+use crate::id::{Lineage, SessionId, LINEAGE_LEN, SESSION_ID_LEN};
 use crate::keys::{KeyRing, MAX_KEY_ID_LEN, TAG_LEN};
 use crate::record::{valid_data, MAX_DATA_LEN};
 use crate::{b64, RejectReason};
@@ -22,7 +22,7 @@ pub const VERSION: u8 = 2;
 /// Longest user id an envelope carries, in bytes.
 pub const MAX_USER_ID_LEN: usize = 128;
 
-const FIXED_BODY_LEN: usize = SESSION_ID_LEN + 4 + 8 * 5 + 1;
+const FIXED_BODY_LEN: usize = SESSION_ID_LEN + LINEAGE_LEN + 4 + 8 * 5 + 1;
 const MAX_RAW_LEN: usize =
     2 + MAX_KEY_ID_LEN + FIXED_BODY_LEN + MAX_USER_ID_LEN + 2 + MAX_DATA_LEN + TAG_LEN;
 
@@ -34,6 +34,8 @@ pub const MAX_ENVELOPE_LEN: usize = MAX_RAW_LEN.div_ceil(3) * 4;
 pub struct Claims {
     /// The session ID (secret).
     pub session_id: SessionId,
+    /// The login this session descends from (kept by rotation).
+    pub lineage: Lineage,
     /// The user the session belongs to.
     pub user_id: String,
     /// Rotation count.
@@ -83,6 +85,7 @@ pub fn seal(ring: &KeyRing, cookie_name: &str, claims: &Claims) -> String {
     raw.push(key.id.len() as u8);
     raw.extend_from_slice(key.id.as_bytes());
     raw.extend_from_slice(claims.session_id.as_bytes());
+    raw.extend_from_slice(claims.lineage.as_bytes());
     raw.extend_from_slice(&claims.generation.to_be_bytes());
     for t in [
         claims.created_at,
@@ -178,6 +181,7 @@ pub fn open(ring: &KeyRing, cookie_name: &str, value: &str) -> Result<Verified, 
     }
     // Authentic from here on; parsing still refuses rather than trusts.
     let session_id = SessionId::from_bytes(r.array()?);
+    let lineage = Lineage::from_bytes(r.array()?);
     let generation = u32::from_be_bytes(r.array()?);
     let created_at = r.u64()?;
     let issued_at = r.u64()?;
@@ -207,6 +211,7 @@ pub fn open(ring: &KeyRing, cookie_name: &str, value: &str) -> Result<Verified, 
         key_id: key.id.clone(),
         claims: Claims {
             session_id,
+            lineage,
             user_id,
             generation,
             created_at,

@@ -110,6 +110,66 @@ impl fmt::Display for SessionHandle {
     }
 }
 
+/// Length of a lineage id in bytes.
+pub const LINEAGE_LEN: usize = 16;
+
+/// A login's lineage: 16 random bytes drawn at login and kept by every rotation, so a logout
+/// can end the login itself, including a rotation some stale location made from it
+/// (`l:<lineage>` tombstone, read at every refresh). Not a secret: it is only a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Lineage([u8; LINEAGE_LEN]);
+
+impl Lineage {
+    /// Draws a fresh lineage from the platform CSPRNG.
+    pub fn generate() -> Result<Self, ConfigError> {
+        let mut bytes = [0u8; LINEAGE_LEN];
+        getrandom::getrandom(&mut bytes).map_err(|_| ConfigError::Random)?;
+        Ok(Self(bytes))
+    }
+
+    /// Wraps bytes (decoding envelopes, tests).
+    pub const fn from_bytes(bytes: [u8; LINEAGE_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; LINEAGE_LEN] {
+        &self.0
+    }
+
+    /// Parses the canonical base64url text (22 characters).
+    pub fn parse(text: &str) -> Option<Self> {
+        let bytes: [u8; LINEAGE_LEN] = b64::decode(text)?.try_into().ok()?;
+        Some(Self(bytes))
+    }
+
+    /// The base64url text.
+    pub fn text(&self) -> String {
+        b64::encode(&self.0)
+    }
+
+    /// The KV key of the lineage's tombstone: `l:<lineage>`.
+    pub fn storage_key(&self) -> String {
+        format!("{LINEAGE_PREFIX}{}", self.text())
+    }
+}
+
+impl serde::Serialize for Lineage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Lineage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("not a lineage id"))
+    }
+}
+
+/// Prefix of lineage tombstones in the store.
+pub const LINEAGE_PREFIX: &str = "l:";
+
 /// Prefix of record keys in the store.
 pub const RECORD_PREFIX: &str = "s:";
 

@@ -3,6 +3,7 @@
 //! | key | value | written | TTL |
 //! |---|---|---|---|
 //! | `s:<handle>` | [`Record`], later only a [`Tombstone`] | at creation; tombstoned at logout, rotation, revocation | to the absolute deadline |
+//! | `l:<lineage>` | [`Tombstone`] only | at logout and `revokeSession`: ends the login and every rotation of it | to the absolute deadline |
 //! | `u:<user hash>:<handle>` | [`IndexEntry`] (also its metadata) | at creation; deleted at revocation | to the absolute deadline |
 //! | `t:<user hash>:<handle>` | [`Touch`] (also its metadata) | by refreshes, at most once per touch interval | to the absolute deadline |
 //! | `c:<user hash>` | [`Cutoff`] | by `revokeUser`, never lowered | 400 days |
@@ -19,6 +20,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::id::Lineage;
 use crate::RejectReason;
 
 /// The store format version this build writes and reads.
@@ -70,6 +72,8 @@ pub struct Record {
     pub idle_timeout_ms: u64,
     /// Rotation count.
     pub generation: u32,
+    /// The login this session descends from (base64url of 16 bytes; kept by rotation).
+    pub lineage: Lineage,
     /// Application data (JSON object text, at most 1024 bytes), also carried in the envelope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
@@ -282,6 +286,7 @@ mod tests {
             absolute_deadline: 43_201_000,
             idle_timeout_ms: 1_800_000,
             generation: 0,
+            lineage: Lineage::from_bytes([9; 16]),
             data: Some("{\"role\":\"admin\"}".into()),
             user_agent: Some("Firefox".into()),
         }

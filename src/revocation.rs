@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::id::Lineage;
 use crate::{RejectReason, SessionHandle};
 
 /// Most individually revoked sessions remembered at once.
@@ -18,6 +19,7 @@ pub const MAX_REVOKED_USERS: usize = 10_000;
 #[derive(Clone, Debug, Default)]
 pub struct Revocations {
     sessions: HashMap<SessionHandle, (RejectReason, u64)>,
+    lineages: HashMap<Lineage, (RejectReason, u64)>,
     users: HashMap<String, (u64, u64)>,
     issued_before: u64,
     strict_until: u64,
@@ -41,6 +43,30 @@ fn evict_earliest<K: Clone + Eq + core::hash::Hash, V>(
     }
 }
 
+/// Inserts (or extends) an entry kept until `value.1`, making room when the map is full: expired
+/// entries go first; if none has expired, the earliest is dropped and `strict_until` raised to its
+/// expiry. Returns true in that last case.
+fn insert_bounded<K: Clone + Eq + core::hash::Hash>(
+    map: &mut HashMap<K, (RejectReason, u64)>,
+    strict_until: &mut u64,
+    key: K,
+    (reason, until): (RejectReason, u64),
+    now: u64,
+) -> bool {
+    let mut overflowed = false;
+    if map.len() >= MAX_REVOKED_SESSIONS && !map.contains_key(&key) {
+        map.retain(|_, (_, until)| *until > now);
+        if map.len() >= MAX_REVOKED_SESSIONS {
+            let dropped = evict_earliest(map, |(_, until)| *until);
+            *strict_until = (*strict_until).max(dropped);
+            overflowed = true;
+        }
+    }
+    let entry = map.entry(key).or_insert((reason, 0));
+    *entry = (reason, entry.1.max(until));
+    overflowed
+}
+
 impl Revocations {
     /// Refuses `handle` until `forget_after` (unix ms) with `reason` (revoked or rotated).
     /// Returns true when the memory was full and the isolate went strict to make room.
@@ -51,18 +77,31 @@ impl Revocations {
         forget_after: u64,
         now: u64,
     ) -> bool {
-        let mut overflowed = false;
-        if self.sessions.len() >= MAX_REVOKED_SESSIONS && !self.sessions.contains_key(&handle) {
-            self.sessions.retain(|_, (_, until)| *until > now);
-            if self.sessions.len() >= MAX_REVOKED_SESSIONS {
-                let until = evict_earliest(&mut self.sessions, |(_, until)| *until);
-                self.strict_until = self.strict_until.max(until);
-                overflowed = true;
-            }
-        }
-        let entry = self.sessions.entry(handle).or_insert((reason, 0));
-        *entry = (reason, entry.1.max(forget_after));
-        overflowed
+        insert_bounded(
+            &mut self.sessions,
+            &mut self.strict_until,
+            handle,
+            (reason, forget_after),
+            now,
+        )
+    }
+
+    /// Refuses every session of `lineage` (a login and all its rotations) until `forget_after`.
+    /// Returns true when the memory was full and the isolate went strict to make room.
+    pub fn revoke_lineage(
+        &mut self,
+        lineage: Lineage,
+        reason: RejectReason,
+        forget_after: u64,
+        now: u64,
+    ) -> bool {
+        insert_bounded(
+            &mut self.lineages,
+            &mut self.strict_until,
+            lineage,
+            (reason, forget_after),
+            now,
+        )
     }
 
     /// Refuses every session of `user_id` created before `before`, until `forget_after`.
@@ -97,19 +136,25 @@ impl Revocations {
         now < self.strict_until
     }
 
-    /// How many sessions and users are remembered.
+    /// How many sessions (by handle or by lineage) and users are remembered.
     pub fn counts(&self) -> (usize, usize) {
-        (self.sessions.len(), self.users.len())
+        (self.sessions.len() + self.lineages.len(), self.users.len())
     }
 
     /// Why a session is refused, if it is.
     pub fn check(
         &self,
         handle: &SessionHandle,
+        lineage: &Lineage,
         user_id: &str,
         created_at: u64,
         now: u64,
     ) -> Option<RejectReason> {
+        if let Some((reason, until)) = self.lineages.get(lineage) {
+            if *until > now {
+                return Some(*reason);
+            }
+        }
         if created_at < self.issued_before {
             return Some(RejectReason::Revoked);
         }
@@ -132,25 +177,27 @@ mod tests {
     use super::*;
     use crate::SessionId;
 
+    const L: Lineage = Lineage::from_bytes([3; 16]);
+
     #[test]
     fn each_scope_refuses_what_it_names() {
         let h1 = SessionId::from_bytes([1; 32]).handle();
         let h2 = SessionId::from_bytes([2; 32]).handle();
         let mut r = Revocations::default();
-        assert_eq!(r.check(&h1, "a", 10, 0), None);
+        assert_eq!(r.check(&h1, &L, "a", 10, 0), None);
         r.revoke_session(h1.clone(), RejectReason::Rotated, 100, 0);
-        assert_eq!(r.check(&h1, "a", 10, 99), Some(RejectReason::Rotated));
-        assert_eq!(r.check(&h1, "a", 10, 100), None);
-        assert_eq!(r.check(&h2, "a", 10, 0), None);
+        assert_eq!(r.check(&h1, &L, "a", 10, 99), Some(RejectReason::Rotated));
+        assert_eq!(r.check(&h1, &L, "a", 10, 100), None);
+        assert_eq!(r.check(&h2, &L, "a", 10, 0), None);
         r.revoke_user("a", 20, 1_000, 0);
-        assert_eq!(r.check(&h2, "a", 19, 0), Some(RejectReason::Revoked));
-        assert_eq!(r.check(&h2, "a", 20, 0), None);
-        assert_eq!(r.check(&h2, "b", 19, 0), None);
+        assert_eq!(r.check(&h2, &L, "a", 19, 0), Some(RejectReason::Revoked));
+        assert_eq!(r.check(&h2, &L, "a", 20, 0), None);
+        assert_eq!(r.check(&h2, &L, "b", 19, 0), None);
         r.revoke_issued_before(50);
         r.revoke_issued_before(40);
         assert_eq!(r.issued_before(), 50);
-        assert_eq!(r.check(&h2, "b", 49, 0), Some(RejectReason::Revoked));
-        assert_eq!(r.check(&h2, "b", 50, 0), None);
+        assert_eq!(r.check(&h2, &L, "b", 49, 0), Some(RejectReason::Revoked));
+        assert_eq!(r.check(&h2, &L, "b", 50, 0), None);
     }
 
     #[test]

@@ -12,8 +12,8 @@ use wasm_bindgen::prelude::*;
 use crate::options::{check_names, Options};
 use crate::record::Source;
 use crate::{
-    ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, Pending, Put, RejectReason,
-    Session, SessionData, SessionHandle, SessionInfo, GLOBAL_CUTOFF_KEY,
+    ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, Lineage, Pending, Put,
+    RejectReason, Session, SessionData, SessionHandle, SessionInfo, GLOBAL_CUTOFF_KEY,
 };
 
 impl Source for JsValue {
@@ -95,7 +95,7 @@ struct Refusal<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Need<'a> {
-    need: [String; 3],
+    need: [String; 4],
     handle: &'a str,
     user_id: &'a str,
 }
@@ -106,7 +106,8 @@ struct Writes<'a> {
     ok: bool,
     handle: Option<&'a str>,
     user_id: Option<&'a str>,
-    /// The ended session's absolute deadline (for `holdEnded` when the writes fail).
+    /// The ended session's lineage and absolute deadline (for `holdEnded` when writes fail).
+    lineage: Option<String>,
     until: Option<u64>,
     puts: &'a [Put],
     deletes: &'a [String],
@@ -122,6 +123,7 @@ impl<'a> Writes<'a> {
             ok: true,
             handle: None,
             user_id: None,
+            lineage: None,
             until: None,
             puts: &e.puts,
             deletes: &e.deletes,
@@ -169,7 +171,7 @@ pub struct JsEngine {
 
 fn fetched(values: &[JsValue]) -> Fetched<'_, JsValue> {
     let at = |i: usize| values.get(i).and_then(present);
-    Fetched::new([at(0), at(1), at(2)])
+    Fetched::new([at(0), at(1), at(2), at(3)])
 }
 
 /// A listing as `(name, metadata)` pairs: `names[i]` with `metadata[i]`.
@@ -210,8 +212,11 @@ impl JsEngine {
             cookie.iter().map(String::as_str),
         )
         .map_err(|e| config_error(&e))?;
-        let options: Options = serde_wasm_bindgen::from_value(options)
-            .map_err(|e| config_error(&ConfigError::InvalidOption(e.to_string())))?;
+        let options: Options = serde_wasm_bindgen::from_value(options).map_err(|e| {
+            let text = e.to_string();
+            let text = text.strip_prefix("Error: ").unwrap_or(&text).to_owned();
+            config_error(&ConfigError::InvalidOption(text))
+        })?;
         let (engine, settings) = options.build().map_err(|e| config_error(&e))?;
         Ok(Self {
             engine,
@@ -321,7 +326,7 @@ impl JsEngine {
 
     /// Rotates the header's session given the values read for it; with `change`, sets its data
     /// to `data` (JSON text, or undefined for none). Returns the new session's writes (apply
-    /// first), then `retire` (apply after `rememberEnded(previousHandle)`), or a refusal.
+    /// first), then `retire` (apply after `rememberRotated(previousHandle)`), or a refusal.
     pub fn rotate(
         &mut self,
         cookie_header: Option<String>,
@@ -364,24 +369,26 @@ impl JsEngine {
         Ok(self.engine.remember_ended(&handle, Ended::Rotated, ms(now)))
     }
 
-    /// Keeps refusing a handle whose logout (`reason` "revoked") or retirement ("rotated") could
-    /// not be written, until `until` (the session's absolute deadline). Returns true when the
-    /// revocation memory was full.
+    /// Keeps refusing, until `until` (the session's absolute deadline), a login whose logout could
+    /// not be written (`target` its lineage, `reason` "revoked") or an old ID whose retirement
+    /// could not be written (`target` its handle, "rotated"). Returns true when the revocation
+    /// memory was full.
     #[wasm_bindgen(js_name = holdEnded)]
     pub fn hold_ended(
         &mut self,
-        handle: &str,
+        target: &str,
         reason: &str,
         until: f64,
         now: f64,
     ) -> Result<bool, JsValue> {
-        let handle = SessionHandle::parse(handle).map_err(|e| config_error(&e))?;
-        let ended = if reason == "rotated" {
-            Ended::Rotated
-        } else {
-            Ended::Revoked
-        };
-        Ok(self.engine.hold_ended(&handle, ended, ms(until), ms(now)))
+        let (until, now) = (ms(until), ms(now));
+        if reason == "revoked" {
+            if let Some(lineage) = Lineage::parse(target) {
+                return Ok(self.engine.hold_lineage(&lineage, until, now));
+            }
+        }
+        let handle = SessionHandle::parse(target).map_err(|e| config_error(&e))?;
+        Ok(self.engine.hold_ended(&handle, Ended::Rotated, until, now))
     }
 
     /// Logs the header's session out: this isolate refuses it at once; returns `{ ok, handle,
@@ -396,6 +403,7 @@ impl JsEngine {
         to_js(&Writes {
             handle: Some(pending.handle().as_str()),
             user_id: Some(pending.user_id()),
+            lineage: Some(pending.lineage().text()),
             until: Some(pending.session().absolute_expires_at),
             overflow,
             ..Writes::new(&effects)

@@ -82,12 +82,14 @@ fn issue_validate_expire_resume() {
         pending.reads(),
         [
             handle.storage_key(),
+            pending.lineage().storage_key(),
             user_cutoff_key("alice"),
             GLOBAL_CUTOFF_KEY.to_owned()
         ]
     );
     assert_eq!(GLOBAL_CUTOFF_KEY, "r:issued_before");
-    assert!(pending.reads()[1].starts_with("c:"));
+    assert!(pending.reads()[1].starts_with("l:"));
+    assert!(pending.reads()[2].starts_with("c:"));
     assert_eq!(pending.reads()[1], engine.user_cutoff_key("alice"));
     assert_eq!(pending.handle(), &handle);
     assert_eq!(pending.user_id(), "alice");

@@ -158,7 +158,7 @@ proptest! {
         let pending = engine.authenticate(Some(&cookie), now).unwrap();
         let got = engine.resume(
             &pending,
-            &Fetched::new([Some(stored.as_str()), cutoff.as_deref(), None]),
+            &Fetched::new([Some(stored.as_str()), None, cutoff.as_deref(), None]),
             now,
         );
         prop_assert!(got.is_err(), "{stored:?} resumed the session");
@@ -175,9 +175,9 @@ proptest! {
         let now = T0 + 61_000;
         let pending = engine.authenticate(Some(&cookie), now).unwrap();
         let values = if global {
-            [Some(json.as_str()), None, Some(text.as_str())]
+            [Some(json.as_str()), None, None, Some(text.as_str())]
         } else {
-            [Some(json.as_str()), Some(text.as_str()), None]
+            [Some(json.as_str()), None, Some(text.as_str()), None]
         };
         // Arbitrary text is never a v2 cutoff.
         let got = engine.resume(&pending, &Fetched::new(values), now);

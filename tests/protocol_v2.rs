@@ -66,6 +66,7 @@ fn a_previous_key_envelope_needs_the_record_and_resume_re_signs_it_with_the_curr
         pending.reads(),
         [
             issued.session.handle.storage_key(),
+            pending.lineage().storage_key(),
             user_cutoff_key("alice"),
             GLOBAL_CUTOFF_KEY.to_owned()
         ]
@@ -118,7 +119,7 @@ fn a_previous_key_envelope_of_an_ended_session_is_not_re_signed() {
     assert_eq!(
         new.resume(
             &pending,
-            &Fetched::new([Some(json.as_str()), Some(c.as_str()), None]),
+            &Fetched::new([Some(json.as_str()), None, Some(c.as_str()), None]),
             now
         ),
         Err(RejectReason::Revoked)
@@ -128,7 +129,7 @@ fn a_previous_key_envelope_of_an_ended_session_is_not_re_signed() {
     assert_eq!(
         fresh.resume(
             &pending,
-            &Fetched::new([Some(json.as_str()), None, Some(c.as_str())]),
+            &Fetched::new([Some(json.as_str()), None, None, Some(c.as_str())]),
             now
         ),
         Err(RejectReason::Revoked)
@@ -212,6 +213,7 @@ fn a_v1_envelope_is_a_bad_version_with_no_store_read() {
     for (now, id) in [(T0, [1u8; 32]), (T0 + 120_000, [2u8; 32])] {
         let claims = Claims {
             session_id: SessionId::from_bytes(id),
+            lineage: edge_session::Lineage::from_bytes([7; 16]),
             user_id: "alice".to_owned(),
             generation: 0,
             created_at: T0,
@@ -769,7 +771,7 @@ fn the_global_cutoff_is_never_lowered_by_a_write() {
     isolate
         .resume(
             &pending,
-            &Fetched::new([Some(json.as_str()), None, Some(higher.as_str())]),
+            &Fetched::new([Some(json.as_str()), None, None, Some(higher.as_str())]),
             T0 + 70_000,
         )
         .unwrap();
@@ -836,11 +838,11 @@ fn a_corrupt_or_future_stored_cutoff_fails_closed_and_keeps_the_cookie() {
         future.as_str(),
     ] {
         for values in [
-            [Some(json.as_str()), Some(bad), None],
-            [Some(json.as_str()), None, Some(bad)],
+            [Some(json.as_str()), None, Some(bad), None],
+            [Some(json.as_str()), None, None, Some(bad)],
             // Checked before the record: fails closed whatever the record says.
-            [None, Some(bad), None],
-            [Some(r#"{"v":2,"ended":"revoked","at":1}"#), None, Some(bad)],
+            [None, None, Some(bad), None],
+            [Some(r#"{"v":2,"ended":"revoked","at":1}"#), None, None, Some(bad)],
         ] {
             let fetched = Fetched::new(values);
             assert_eq!(

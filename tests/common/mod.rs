@@ -122,12 +122,12 @@ pub fn to_json(record: &Record) -> String {
 
 /// What a host read when only the record is stored (no cutoffs).
 pub fn only_record(json: &str) -> Fetched<'_, str> {
-    Fetched::new([Some(json), None, None])
+    Fetched::new([Some(json), None, None, None])
 }
 
 /// What a host read when nothing is stored.
 pub fn nothing() -> Fetched<'static, str> {
-    Fetched::new([None, None, None])
+    Fetched::new([None, None, None, None])
 }
 
 /// Issues a session for `user` at `now` and returns it with its cookie header.
@@ -318,7 +318,7 @@ impl Store {
     }
 
     /// The three values `pending` asks for, as a host would read them.
-    pub fn reads(&self, pending: &Pending) -> [Option<&str>; 3] {
+    pub fn reads(&self, pending: &Pending) -> [Option<&str>; 4] {
         pending.reads().map(|key| self.get(&key))
     }
 
