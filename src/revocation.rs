@@ -150,25 +150,34 @@ impl Revocations {
         created_at: u64,
         now: u64,
     ) -> Option<RejectReason> {
-        if let Some((reason, until)) = self.lineages.get(lineage) {
-            if *until > now {
-                return Some(*reason);
-            }
-        }
+        // Empty maps are the common case on the fast path: skip hashing into them.
+        let live = |entry: Option<&(RejectReason, u64)>| match entry {
+            Some((reason, until)) if *until > now => Some(*reason),
+            _ => None,
+        };
         if created_at < self.issued_before {
             return Some(RejectReason::Revoked);
         }
-        if self
-            .users
-            .get(user_id)
-            .is_some_and(|(before, _)| created_at < *before)
+        if !self.users.is_empty()
+            && self
+                .users
+                .get(user_id)
+                .is_some_and(|(before, _)| created_at < *before)
         {
             return Some(RejectReason::Revoked);
         }
-        match self.sessions.get(handle) {
-            Some((reason, until)) if *until > now => Some(*reason),
-            _ => None,
-        }
+        let by_lineage = if self.lineages.is_empty() {
+            None
+        } else {
+            live(self.lineages.get(lineage))
+        };
+        by_lineage.or_else(|| {
+            if self.sessions.is_empty() {
+                None
+            } else {
+                live(self.sessions.get(handle))
+            }
+        })
     }
 }
 
