@@ -200,6 +200,7 @@ export class SessionManager {
   /** A refusal the core made: reported, with the clearing cookie the core chose (or none). */
   #rejected(outcome, now) {
     const { reason, setCookie, handle } = outcome;
+    if (outcome.overflow) this.#overflowed(now);
     this.#emit({ type: 'rejected', reason, at: now, ...(handle ? { handle } : {}) });
     return refusal(reason, setCookie);
   }

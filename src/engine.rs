@@ -271,6 +271,7 @@ pub struct Engine {
     policy: Policy,
     cookie: CookieConfig,
     revocations: Revocations,
+    overflow_unreported: bool,
 }
 
 impl Engine {
@@ -282,6 +283,7 @@ impl Engine {
             policy,
             cookie,
             revocations: Revocations::default(),
+            overflow_unreported: false,
         })
     }
 
@@ -303,6 +305,12 @@ impl Engine {
     /// This isolate's revocations.
     pub fn revocations(&self) -> &Revocations {
         &self.revocations
+    }
+
+    /// True once after a refusal learnt from the store overflowed the revocation memory (the
+    /// isolate went strict): report it.
+    pub fn take_overflow(&mut self) -> bool {
+        core::mem::take(&mut self.overflow_unreported)
     }
 
     /// The `Set-Cookie` value that deletes the session cookie.
@@ -485,18 +493,18 @@ impl Engine {
     ) -> Result<Option<Record>, RejectReason> {
         let verdict = self.judge_store(pending, fetched, now);
         let forget = self.forget_after(now);
-        match verdict {
-            Err(reason @ (RejectReason::Rotated | RejectReason::SessionNotFound)) => {
-                self.revocations
-                    .revoke_session(pending.handle.clone(), reason, forget, now);
-            }
+        let overflowed = match verdict {
+            Err(reason @ (RejectReason::Rotated | RejectReason::SessionNotFound)) => self
+                .revocations
+                .revoke_session(pending.handle.clone(), reason, forget, now),
             Err(RejectReason::Revoked) => {
                 let lineage = pending.verified.claims.lineage;
                 self.revocations
-                    .revoke_lineage(lineage, RejectReason::Revoked, forget, now);
+                    .revoke_lineage(lineage, RejectReason::Revoked, forget, now)
             }
-            _ => {}
-        }
+            _ => false,
+        };
+        self.overflow_unreported |= overflowed;
         verdict
     }
 
@@ -537,10 +545,19 @@ impl Engine {
             // reason to log anyone out. Records are never deleted, only tombstoned, and outlive
             // their sessions, so past that window absence means the session is gone.
             let window = KV_PROPAGATION_MS.saturating_add(self.policy.clock_skew_ms);
-            if now < claims.issued_at.saturating_add(window) {
-                return Ok(None);
+            if now >= claims.issued_at.saturating_add(window) {
+                return Err(RejectReason::SessionNotFound);
             }
-            return Err(RejectReason::SessionNotFound);
+            if now >= claims.idle_deadline {
+                return Err(RejectReason::ExpiredIdle);
+            }
+            // Only the current key may vouch for a session on its envelope alone: a previous key
+            // is trusted only through a record it points at, so a leaked old key cannot mint
+            // sessions. Try again shortly (the cookie is kept).
+            if pending.verified.key_id != self.ring.current_id() {
+                return Err(RejectReason::StoreUnavailable);
+            }
+            return Ok(None);
         };
         let record = match RecordState::decode(record)? {
             RecordState::Live(record) => record,

@@ -26,14 +26,14 @@
 //! };
 //! assert_eq!(session.data.as_deref(), Some(r#"{"role":"admin"}"#));
 //!
-//! // After it: authentic but expired, so the host reads the record and both revocation
-//! // cutoffs (in parallel) and resumes.
+//! // After it: authentic but expired, so the host reads the record, the login's tombstone
+//! // and both revocation cutoffs (in parallel) and resumes.
 //! let Decision::NeedRecord(pending) = engine.validate(Some(cookie), t0 + 90_000) else {
 //!     panic!("expected NeedRecord")
 //! };
-//! let [record_key, _user_cutoff_key, _global_cutoff_key] = pending.reads();
+//! let [record_key, _lineage_key, _user_cutoff_key, _global_cutoff_key] = pending.reads();
 //! assert_eq!(record_key, record.key);
-//! let fetched = Fetched::new([Some(stored.as_str()), None, None]);
+//! let fetched = Fetched::new([Some(stored.as_str()), None, None, None]);
 //! let refreshed = engine.resume(&pending, &fetched, t0 + 90_000);
 //! assert!(refreshed.is_ok_and(|r| r.set_cookie.is_some()));
 //! # Ok::<(), edge_session::ConfigError>(())

@@ -90,6 +90,9 @@ struct Refusal<'a> {
     reason: &'static str,
     set_cookie: Option<String>,
     handle: Option<&'a str>,
+    /// Remembering this refusal overflowed the revocation memory (the isolate went strict).
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    overflow: bool,
 }
 
 #[derive(Serialize)]
@@ -237,11 +240,27 @@ impl JsEngine {
     }
 
     fn refusal(&self, reason: RejectReason, handle: Option<&str>) -> JsValue {
+        self.refusal_noting(reason, handle, false)
+    }
+
+    /// A refusal after judging against the store, which may have overflowed the memory.
+    fn judged_refusal(&mut self, reason: RejectReason, handle: &str) -> JsValue {
+        let overflow = self.engine.take_overflow();
+        self.refusal_noting(reason, Some(handle), overflow)
+    }
+
+    fn refusal_noting(
+        &self,
+        reason: RejectReason,
+        handle: Option<&str>,
+        overflow: bool,
+    ) -> JsValue {
         to_js(&Refusal {
             ok: false,
             reason: reason.code(),
             set_cookie: reason.clears_cookie().then(|| self.engine.clear_cookie()),
             handle,
+            overflow,
         })
     }
 
@@ -293,7 +312,7 @@ impl JsEngine {
                 true,
                 &r.effects,
             )),
-            Err(reason) => self.refusal(reason, Some(pending.handle().as_str())),
+            Err(reason) => self.judged_refusal(reason, pending.handle().as_str()),
         }
     }
 
@@ -356,7 +375,7 @@ impl JsEngine {
                     retire: &r.retire,
                     previous_handle: r.previous.as_str(),
                 }),
-                Err(reason) => self.refusal(reason, Some(pending.handle().as_str())),
+                Err(reason) => self.judged_refusal(reason, pending.handle().as_str()),
             },
         )
     }

@@ -382,15 +382,16 @@ fn revoke_user_cutoff_includes_its_own_millisecond() {
     let judge = |other: &mut Engine, cookie: &str, cutoff: Option<&str>| {
         let pending = other.authenticate(Some(cookie), now + 1).unwrap();
         let record = format!(
-            r#"{{"v":2,"user_id":"{}","created_at":{},"absolute_deadline":{},"idle_timeout_ms":1800000,"generation":0}}"#,
+            r#"{{"v":2,"user_id":"{}","created_at":{},"absolute_deadline":{},"idle_timeout_ms":1800000,"generation":0,"lineage":"{}"}}"#,
             pending.user_id(),
             pending.session().created_at,
-            pending.session().absolute_expires_at
+            pending.session().absolute_expires_at,
+            pending.lineage().text()
         );
         other
             .resume(
                 &pending,
-                &Fetched::new([Some(record.as_str()), cutoff, None]),
+                &Fetched::new([Some(record.as_str()), None, cutoff, None]),
                 now + 1,
             )
             .map(|r| r.session.user_id)
@@ -421,7 +422,7 @@ fn stored_user_cutoff_is_exclusive_to_the_millisecond() {
         let got = engine
             .resume(
                 &pending,
-                &Fetched::new([Some(record.as_str()), Some(c.as_str()), None]),
+                &Fetched::new([Some(record.as_str()), None, Some(c.as_str()), None]),
                 now,
             )
             .map(|_| ());
@@ -452,7 +453,7 @@ fn stored_global_cutoff_is_exclusive_to_the_millisecond() {
         let got = engine
             .resume(
                 &pending,
-                &Fetched::new([Some(record.as_str()), None, Some(c.as_str())]),
+                &Fetched::new([Some(record.as_str()), None, None, Some(c.as_str())]),
                 now,
             )
             .map(|_| ());
@@ -480,8 +481,8 @@ fn stored_cutoffs_up_to_the_clock_skew_ahead_are_honoured_and_later_ones_are_cor
     ] {
         let c = cutoff(before);
         for fetched in [
-            Fetched::new([Some(record.as_str()), Some(c.as_str()), None]),
-            Fetched::new([Some(record.as_str()), None, Some(c.as_str())]),
+            Fetched::new([Some(record.as_str()), None, Some(c.as_str()), None]),
+            Fetched::new([Some(record.as_str()), None, None, Some(c.as_str())]),
         ] {
             let mut isolate = engine_ring(&ring_k1());
             assert_eq!(

@@ -168,17 +168,22 @@ fn bytes_outside_base64url_are_malformed() {
 #[test]
 fn invalid_base64_is_malformed() {
     let (engine, v) = good();
-    // 120 bytes end in a full group; seven bytes of data make the last group 2 characters.
-    assert_eq!(raw(&v).len(), 120);
-    let (issued, _) = login_with(&engine, "alice", Some(data(r#"{"a":1}"#)), T0);
-    let partial = value(&issued.set_cookie);
-    expect_valid(engine.validate(Some(&header(&engine, &partial)), NOW));
+    // 2 + 2 + 93 + 5 ("alice") + 2 + 32 = 136 bytes: 45 full groups and a 2-character one.
+    assert_eq!(raw(&v).len(), 136);
+    // Eight bytes of data make 144 bytes, which end in a full group.
+    let (issued, _) = login_with(&engine, "alice", Some(data(r#"{"ab":1}"#)), T0);
+    let full = value(&issued.set_cookie);
+    assert_eq!(raw(&full).len(), 144);
+    assert_eq!(full.len() % 4, 0);
+    expect_valid(engine.validate(Some(&header(&engine, &full)), NOW));
+    let partial = v.clone();
     let mut cases = vec![
         "A".to_owned(),
         "AB".to_owned(),
         "ABCDE".to_owned(),
-        format!("{v}A"),
+        format!("{full}A"),
         format!("{partial}A"),
+        format!("{partial}AAA"),
     ];
     // A non-canonical final character: the same bytes with non-zero trailing bits.
     assert_eq!(
@@ -205,7 +210,7 @@ fn invalid_base64_is_malformed() {
 #[test]
 fn padded_base64_of_a_valid_envelope_is_malformed() {
     let engine = engine();
-    // With seven bytes of data the envelope is 127 bytes, whose encoding would need padding.
+    // With seven bytes of data the envelope is 143 bytes, whose encoding would need padding.
     let (issued, _) = login_with(&engine, "alice", Some(data(r#"{"a":1}"#)), T0);
     let v = value(&issued.set_cookie);
     let padding = "=".repeat((4 - v.len() % 4) % 4);

@@ -38,14 +38,16 @@ fn typical_envelope_size() {
         "Set-Cookie: {}",
         set_cookie.replace(&cookie_value, "<value>")
     );
-    // 2 + 2 (key id) + 77 (fixed fields) + 17 (user) + 2 (data length) + 32 (tag) = 132 bytes
-    // -> 176 characters.
-    assert_eq!(cookie_value.len(), 176);
+    // 2 + 2 (key id) + 93 (fixed fields: session id 32, lineage 16, generation 4, five times
+    // 40, user length 1) + 17 (user) + 2 (data length) + 32 (tag) = 148 bytes -> 198
+    // characters (49 groups of 3 bytes give 196, the last byte 2 more).
+    assert_eq!(cookie_value.len(), 198);
+    assert_eq!(raw(&cookie_value).len(), 148);
     assert_eq!(
         set_cookie.len(),
-        "__Host-session=".len() + 176 + ATTRIBUTES.len()
+        "__Host-session=".len() + 198 + ATTRIBUTES.len()
     );
-    assert_eq!(set_cookie.len(), 246);
+    assert_eq!(set_cookie.len(), 268);
 }
 
 #[test]
@@ -67,10 +69,12 @@ fn typical_envelope_with_a_little_data() {
         cookie_value.len(),
         issued.set_cookie.len()
     );
-    // 132 + 49 bytes of data = 181 bytes -> 242 characters.
+    // 148 + 49 bytes of data = 197 bytes -> 263 characters (65 groups give 260, the last 2
+    // bytes 3 more).
     assert_eq!(json.len(), 49);
-    assert_eq!(cookie_value.len(), 242);
-    assert_eq!(issued.set_cookie.len(), 312);
+    assert_eq!(raw(&cookie_value).len(), 197);
+    assert_eq!(cookie_value.len(), 263);
+    assert_eq!(issued.set_cookie.len(), 333);
 }
 
 #[test]
@@ -95,11 +99,34 @@ fn largest_envelope_size() {
         cookie_value.len(),
         issued.set_cookie.len()
     );
-    // 2 + 16 + 77 + 128 + 2 + 1024 + 32 = 1281 bytes -> 1708 characters.
-    assert_eq!(cookie_value.len(), 1708);
-    assert_eq!(cookie_value.len(), MAX_ENVELOPE_LEN);
-    assert_eq!(issued.set_cookie.len(), 1778);
+    // 2 + 16 + 93 + 128 + 2 + 1024 + 32 = 1297 bytes -> 1730 characters (432 groups give 1728,
+    // the last byte 2 more).
+    assert_eq!(raw(&cookie_value).len(), 1297);
+    assert_eq!(cookie_value.len(), 1730);
+    // The engine's cap is the padded length, 433 * 4 = 1732: the 2 characters above the
+    // longest real envelope only ever decode to a wrong length (refused as malformed).
+    assert_eq!(MAX_ENVELOPE_LEN, 1732);
+    assert!(cookie_value.len() <= MAX_ENVELOPE_LEN);
+    assert_eq!(
+        issued.set_cookie.len(),
+        "__Host-session=".len() + 1730 + ATTRIBUTES.len()
+    );
+    assert_eq!(issued.set_cookie.len(), 1800);
     assert!(issued.set_cookie.len() < BROWSER_LIMIT);
+    // One or two characters more still fit under the cap, decode, and are refused by length.
+    for extra in ["A", "AA"] {
+        let longer = format!("{cookie_value}{extra}");
+        assert!(longer.len() <= MAX_ENVELOPE_LEN);
+        assert_eq!(
+            assert_refused(
+                &engine,
+                &header(&engine, &longer),
+                T0,
+                "longer than the largest"
+            ),
+            edge_session::RejectReason::Malformed
+        );
+    }
     // The browser sends back name=value only, well inside what the engine reads.
     assert!(pair(&issued.set_cookie).len() < BROWSER_LIMIT);
     let session = expect_valid(engine.validate(Some(&pair(&issued.set_cookie)), T0));

@@ -90,7 +90,12 @@ fn issue_validate_expire_resume() {
     assert_eq!(GLOBAL_CUTOFF_KEY, "r:issued_before");
     assert!(pending.reads()[1].starts_with("l:"));
     assert!(pending.reads()[2].starts_with("c:"));
-    assert_eq!(pending.reads()[1], engine.user_cutoff_key("alice"));
+    assert_eq!(pending.reads()[2], engine.user_cutoff_key("alice"));
+    // The lineage is the record's, as base64url of 16 bytes.
+    let lineage = record_of(&issued).lineage;
+    assert_eq!(pending.lineage(), &lineage);
+    assert_eq!(pending.reads()[1], format!("l:{}", lineage.text()));
+    assert_eq!(pending.reads()[1].len(), 2 + 22);
     assert_eq!(pending.handle(), &handle);
     assert_eq!(pending.user_id(), "alice");
     assert_eq!(pending.session(), issued.session);
@@ -360,12 +365,14 @@ fn rotation_never_extends_the_absolute_deadline() {
         engine.rotate(&pending, &only_record(&json), DataChange::Keep, T0 + 3_000),
         Err(RejectReason::ExpiredIdle)
     );
-    // ...and rotating with no record is refused without issuing anything.
+    // ...and rotating with no record is refused without issuing anything: so soon after
+    // signing, the record may not have reached this location yet, so "try again" (cookie kept).
     let pending = engine.authenticate(Some(&cookie), T0 + 2_000).unwrap();
     assert_eq!(
         engine.rotate(&pending, &nothing(), DataChange::Keep, T0 + 2_000),
-        Err(RejectReason::SessionNotFound)
+        Err(RejectReason::StoreUnavailable)
     );
+    assert!(!RejectReason::StoreUnavailable.clears_cookie());
 }
 
 #[test]
@@ -379,26 +386,36 @@ fn destroy() {
     let pending = engine.authenticate(Some(&cookie), t).unwrap();
     let (effects, overflowed) = engine.destroy(&pending, t);
     assert!(!overflowed);
-    assert_eq!(effects.puts.len(), 1);
-    assert_eq!(effects.puts[0].key, handle.storage_key());
+    // The record and the login (lineage) are both tombstoned, until the absolute deadline.
+    let lineage = pending.lineage().storage_key();
+    assert_eq!(lineage, record_of(&issued).lineage.storage_key());
     assert_eq!(
-        effects.puts[0].value.to_json(),
-        format!(r#"{{"v":2,"ended":"revoked","at":{t}}}"#)
+        effects.puts.iter().map(|p| &p.key).collect::<Vec<_>>(),
+        [&handle.storage_key(), &lineage]
     );
-    assert_eq!(
-        effects.puts[0].expiration_ttl,
-        Some((T0 + 43_200_000 - t).div_ceil(1_000))
-    );
+    for put in &effects.puts {
+        assert_eq!(
+            put.value.to_json(),
+            format!(r#"{{"v":2,"ended":"revoked","at":{t}}}"#)
+        );
+        assert_eq!(
+            put.expiration_ttl,
+            Some((T0 + 43_200_000 - t).div_ceil(1_000))
+        );
+        assert_eq!(put.metadata, None);
+    }
     assert_eq!(
         effects.deletes,
         vec![handle.index_key("alice"), handle.touch_key("alice")]
     );
     store.apply(&effects);
-    // Only the tombstone is left.
+    // Only the tombstones are left.
     assert_eq!(
         store.values.keys().collect::<Vec<_>>(),
-        [&handle.storage_key()]
+        [&lineage, &handle.storage_key()]
     );
+    // Remembered by lineage (not by handle) in this isolate.
+    assert_eq!(engine.revocations().counts(), (1, 0));
 
     // Refused at once here, on the fast path.
     assert_eq!(
@@ -417,27 +434,54 @@ fn destroy() {
         other.resume(&pending, &store.fetched(&pending), T0 + 60_000),
         Err(RejectReason::Revoked)
     );
-    // Once the tombstone itself has expired from KV, nothing is found.
+    // ...and that isolate remembers it: even a store showing nothing is no longer asked.
+    assert_eq!(
+        expect_reject(other.validate(Some(&cookie), T0 + 60_000)),
+        RejectReason::Revoked
+    );
     assert_eq!(
         other.resume(&pending, &nothing(), T0 + 60_000),
+        Err(RejectReason::Revoked)
+    );
+    // The s: tombstone alone refuses it, and so does the l: tombstone alone.
+    let [record, login_end, _, _] = store.reads(&pending);
+    assert!(record.is_some() && login_end.is_some());
+    for values in [[record, None, None, None], [None, login_end, None, None]] {
+        assert_eq!(
+            engine_ring(&ring_k1()).resume(&pending, &Fetched::new(values), T0 + 60_000),
+            Err(RejectReason::Revoked)
+        );
+    }
+    // Once both tombstones have expired from KV (and past the window in which a record may
+    // not have arrived yet), nothing is found.
+    assert_eq!(
+        engine_ring(&ring_k1()).resume(&pending, &nothing(), T0 + 65_000),
         Err(RejectReason::SessionNotFound)
     );
 }
 
 #[test]
 fn records_that_do_not_fit_are_refused() {
-    let mut engine = engine();
+    let engine = engine();
     let (issued, cookie) = login(&engine, "alice", T0);
     let good = record_json(&issued);
-    let now = T0 + 61_000;
+    // Past the window in which an absent record may just not have arrived yet (issued at T0).
+    let window = edge_session::KV_PROPAGATION_MS + engine.policy().clock_skew_ms;
+    let now = T0 + window;
     let (bob, _) = login(&engine, "bob", T0);
     let (later, _) = login(&engine, "alice", T0 + 1);
     let pending = expect_pending(engine.validate(Some(&cookie), now));
-    let mut resume =
-        |json: Option<&str>| engine.resume(&pending, &Fetched::new([json, None, None]), now);
+    // A fresh isolate each time: a refusal learnt from the store is remembered.
+    let resume = |json: Option<&str>| {
+        engine
+            .clone()
+            .resume(&pending, &Fetched::new([json, None, None, None]), now)
+    };
 
     assert!(resume(Some(&good)).is_ok());
     assert_eq!(resume(None), Err(RejectReason::SessionNotFound));
+    let lineage = live(&good).lineage.text();
+    assert_eq!(lineage.len(), 22);
     for corrupt in [
         "",
         "{",
@@ -450,7 +494,15 @@ fn records_that_do_not_fit_are_refused() {
         &good.replace("\"alice\"", "5"),
         r#"{"v":2,"ended":"stolen","at":1}"#,
         r#"{"v":2,"ended":"revoked"}"#,
+        // The lineage: missing, not base64url, the wrong length, not canonical, not a string.
+        &good.replace(&format!(r#","lineage":"{lineage}""#), ""),
+        &good.replace(&lineage, "not a lineage!"),
+        &good.replace(&lineage, &lineage[..21]),
+        &good.replace(&lineage, &format!("{lineage}A")),
+        &good.replace(&lineage, &format!("{}B", &lineage[..21])),
+        &good.replace(&format!(r#""{lineage}""#), "7"),
     ] {
+        assert_ne!(corrupt, good);
         assert_eq!(
             resume(Some(corrupt)),
             Err(RejectReason::CorruptRecord),
@@ -496,6 +548,11 @@ fn records_that_do_not_fit_are_refused() {
     changes.push(r);
     let mut r = base.clone();
     r.data = Some("{}".to_owned());
+    changes.push(r);
+    // Another login's lineage.
+    let mut r = base.clone();
+    r.lineage = record_of(&later).lineage;
+    assert_ne!(r.lineage, base.lineage);
     changes.push(r);
     for record in changes {
         assert_eq!(
@@ -647,9 +704,13 @@ fn end_listed_tombstones_every_listed_session() {
     let mut other = engine_ring(&ring_k1());
     for (_, cookie) in &cookies {
         let pending = expect_pending(other.validate(Some(cookie), T0 + 61_000));
-        let [record, _, _] = store.reads(&pending);
+        let [record, _, _, _] = store.reads(&pending);
         assert_eq!(
-            other.resume(&pending, &Fetched::new([record, None, None]), T0 + 61_000),
+            other.resume(
+                &pending,
+                &Fetched::new([record, None, None, None]),
+                T0 + 61_000
+            ),
             Err(RejectReason::Revoked)
         );
     }
@@ -795,15 +856,25 @@ fn revoke_handle() {
         effects.deletes,
         vec![handle.index_key("alice"), handle.touch_key("alice")]
     );
-    assert_eq!(effects.puts.len(), 1);
+    // The record and the login (every rotation of it) are tombstoned.
     assert_eq!(
-        effects.puts[0].value.to_json(),
-        format!(r#"{{"v":2,"ended":"revoked","at":{t}}}"#)
+        effects.puts.iter().map(|p| &p.key).collect::<Vec<_>>(),
+        [
+            &handle.storage_key(),
+            &record_of(&issued).lineage.storage_key()
+        ]
     );
+    for put in &effects.puts {
+        assert_eq!(
+            put.value.to_json(),
+            format!(r#"{{"v":2,"ended":"revoked","at":{t}}}"#)
+        );
+    }
     assert_eq!(
         expect_reject(engine.validate(Some(&cookie), t)),
         RejectReason::Revoked
     );
+    assert_eq!(engine.revocations().counts(), (1, 0));
     // An administrator (no owner) can revoke too.
     let (issued, cookie) = login(&engine, "bob", T0);
     let record = record_json(&issued);
@@ -841,9 +912,10 @@ fn strict_policy_always_reads_the_store() {
         assert_eq!(r.set_cookie, None);
         assert!(r.effects.is_empty());
         assert_eq!(r.session, issued.session);
-        // An ended record is seen at once.
+        // An ended record is seen at once (in another isolate of the same policy: the one that
+        // sees it remembers it).
         assert_eq!(
-            engine.resume(
+            engine.clone().resume(
                 &pending,
                 &only_record(&format!(r#"{{"v":2,"ended":"revoked","at":{now}}}"#)),
                 now
@@ -851,6 +923,19 @@ fn strict_policy_always_reads_the_store() {
             Err(RejectReason::Revoked)
         );
     }
+    let pending = expect_pending(engine.validate(Some(&cookie), T0 + 2));
+    assert_eq!(
+        engine.resume(
+            &pending,
+            &only_record(r#"{"v":2,"ended":"revoked","at":1}"#),
+            T0 + 2
+        ),
+        Err(RejectReason::Revoked)
+    );
+    assert_eq!(
+        expect_reject(engine.validate(Some(&cookie), T0 + 3)),
+        RejectReason::Revoked
+    );
 }
 
 #[test]

@@ -165,6 +165,30 @@ proptest! {
     }
 
     #[test]
+    fn any_value_at_the_lineage_key_ends_the_session(
+        stored in prop_oneof![
+            any::<String>(),
+            "\\{\"v\":[0-9],\"[a-z_]{1,12}\":[0-9a-z\"]{0,8}\\}",
+            Just(r#"{"v":2,"ended":"revoked","at":1}"#.to_owned()),
+            Just(r#"{"v":2,"ended":"rotated","at":1}"#.to_owned()),
+        ],
+    ) {
+        // Only tombstones are ever written at l:<lineage>; whatever is there, the login is over
+        // (or the store is corrupt), even with the live record beside it.
+        let mut engine = engine();
+        let (issued, cookie) = login(&engine, "alice", T0);
+        let json = record_json(&issued);
+        let now = T0 + 61_000;
+        let pending = engine.authenticate(Some(&cookie), now).unwrap();
+        let got = engine.resume(
+            &pending,
+            &Fetched::new([Some(json.as_str()), Some(stored.as_str()), None, None]),
+            now,
+        );
+        prop_assert!(got.is_err(), "{stored:?} at l: resumed the session");
+    }
+
+    #[test]
     fn unreadable_cutoffs_fail_closed_and_keep_the_cookie(
         text in any::<String>(),
         global in any::<bool>(),
@@ -255,7 +279,8 @@ proptest! {
 
     #[test]
     fn well_formed_forgeries_are_bad_signatures(
-        body in proptest::collection::vec(any::<u8>(), 76),
+        // Session id, lineage, generation and the five times.
+        body in proptest::collection::vec(any::<u8>(), 32 + 16 + 4 + 8 * 5),
         user in "[a-z]{1,20}",
         data in prop_oneof![Just(String::new()), "\\{[a-z\":,0-9]{0,60}\\}"],
         tag in proptest::collection::vec(any::<u8>(), TAG_LEN),

@@ -9,6 +9,11 @@
 //! - The record is written once; refreshes write only a throttled last-seen key; endings are
 //!   tombstones; cutoffs are read on every refresh, never lowered, and fail closed (keeping the
 //!   cookie) when unreadable.
+//! - A logout ends the login: every login draws a lineage kept by its rotations, and `l:<lineage>`
+//!   is tombstoned too, so a rotation a lagging location made from a stale record is refused.
+//! - A record not visible yet (younger than KV's propagation delay plus the skew) is not a
+//!   logout; refusals learnt from the store are remembered; the global cutoff is written only to
+//!   raise it.
 //! - The in-memory revocation list goes strict rather than forgetting when it is full.
 //! - Secrets are base64url text decoded to at least 32 bytes.
 
@@ -25,8 +30,8 @@ use common::*;
 use edge_session::envelope::{self, Claims};
 use edge_session::{
     base64url, user_cutoff_key, ConfigError, DataChange, Decision, Ended, Engine, Fetched, KeyRing,
-    Options, Policy, RecordState, RejectReason, SessionData, SessionId, Signer, GLOBAL_CUTOFF_KEY,
-    MAX_DATA_LEN, TAG_LEN,
+    Lineage, Options, Policy, RecordState, RejectReason, SessionData, SessionId, Signer,
+    GLOBAL_CUTOFF_KEY, MAX_DATA_LEN, TAG_LEN,
 };
 
 /// A ring whose current key is `k2`, keeping `k1` to verify envelopes signed before.
@@ -439,7 +444,9 @@ fn tampered_data_is_a_bad_signature() {
     let engine = engine();
     let (issued, _) = login_with(&engine, "alice", Some(data(r#"{"role":"user"}"#)), T0);
     let bytes = raw(&value(&issued.set_cookie));
-    let data_at = 2 + 2 + 77 + 5;
+    // Version, key id, then 93 fixed bytes (session id, lineage, generation, times, user length)
+    // and "alice".
+    let data_at = 2 + 2 + 93 + 5;
     assert_eq!(&bytes[data_at..data_at + 2], &15u16.to_be_bytes());
     assert_eq!(&bytes[data_at + 2..data_at + 17], br#"{"role":"user"}"#);
     for now in [T0 + 1, T0 + 120_000] {
@@ -600,7 +607,7 @@ fn refreshes_never_write_records_index_entries_or_cutoffs() {
 
 #[test]
 fn tombstones_refuse_with_why_the_session_ended() {
-    let mut engine = engine();
+    let engine = engine();
     let (issued, cookie) = login(&engine, "alice", T0);
     let now = T0 + 61_000;
     let pending = expect_pending(engine.validate(Some(&cookie), now));
@@ -613,16 +620,21 @@ fn tombstones_refuse_with_why_the_session_ended() {
             RejectReason::Rotated,
         ),
     ] {
+        // A fresh isolate each time: the one that refuses remembers (see below).
         assert_eq!(
-            engine.resume(&pending, &only_record(json), now),
+            engine.clone().resume(&pending, &only_record(json), now),
             Err(reason)
         );
         assert_eq!(
-            engine.rotate(&pending, &only_record(json), DataChange::Keep, now),
+            engine
+                .clone()
+                .rotate(&pending, &only_record(json), DataChange::Keep, now),
             Err(reason)
         );
         assert_eq!(
-            engine.revoke_handle(&issued.session.handle, Some(json), None, now),
+            engine
+                .clone()
+                .revoke_handle(&issued.session.handle, Some(json), None, now),
             None
         );
         assert!(reason.clears_cookie());
@@ -750,16 +762,13 @@ fn rotation_keeps_the_login_time_so_it_cannot_escape_a_cutoff() {
 fn the_global_cutoff_is_never_lowered_by_a_write() {
     let mut engine = engine();
     let stored = cutoff(T0 + 5_000, T0);
-    // A lower request keeps the stored value.
+    // A lower request keeps the stored value, and writes nothing (see
+    // `the_global_cutoff_is_written_only_when_it_rises`); this isolate adopts the stored one.
     let (effects, corrupt) = engine
         .revoke_issued_before(T0 + 1_000, Some(stored.as_str()), T0 + 10_000)
         .unwrap();
     assert!(!corrupt);
-    assert_eq!(effects.puts[0].key, GLOBAL_CUTOFF_KEY);
-    assert_eq!(
-        effects.puts[0].value.to_json(),
-        cutoff(T0 + 5_000, T0 + 10_000)
-    );
+    assert!(effects.is_empty());
     assert_eq!(engine.revocations().issued_before(), T0 + 5_000);
 
     // This isolate's own (read at a refresh) wins over a lower stored one.
@@ -779,6 +788,8 @@ fn the_global_cutoff_is_never_lowered_by_a_write() {
     let (effects, _) = isolate
         .revoke_issued_before(T0 + 2_000, Some(stored.as_str()), T0 + 70_000)
         .unwrap();
+    assert_eq!(effects.puts.len(), 1);
+    assert_eq!(effects.puts[0].key, GLOBAL_CUTOFF_KEY);
     assert_eq!(
         effects.puts[0].value.to_json(),
         cutoff(T0 + 7_000, T0 + 70_000)
@@ -842,7 +853,12 @@ fn a_corrupt_or_future_stored_cutoff_fails_closed_and_keeps_the_cookie() {
             [Some(json.as_str()), None, None, Some(bad)],
             // Checked before the record: fails closed whatever the record says.
             [None, None, Some(bad), None],
-            [Some(r#"{"v":2,"ended":"revoked","at":1}"#), None, None, Some(bad)],
+            [
+                Some(r#"{"v":2,"ended":"revoked","at":1}"#),
+                None,
+                None,
+                Some(bad),
+            ],
         ] {
             let fetched = Fetched::new(values);
             assert_eq!(
@@ -939,6 +955,694 @@ fn revoke_user_replaces_a_future_stored_cutoff() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Lagging KV: a logout ends the login (lineage), a record not visible yet is not a logout,
+// refusals learnt from the store are remembered, the global cutoff is written only to raise it
+
+/// E + S + P: how long this isolate remembers a refusal learnt from the store.
+fn remembered_for(engine: &Engine) -> u64 {
+    let policy = engine.policy();
+    policy.envelope_ttl_ms + policy.clock_skew_ms + edge_session::KV_PROPAGATION_MS
+}
+
+/// A fresh envelope of the same session (same handle), signed by a location that still reads
+/// the live record `json`.
+fn re_signed_elsewhere(cookie: &str, json: &str, now: u64) -> String {
+    let mut elsewhere = engine();
+    let pending = elsewhere.authenticate(Some(cookie), now).unwrap();
+    let refreshed = elsewhere.resume(&pending, &only_record(json), now).unwrap();
+    pair(
+        &refreshed
+            .set_cookie
+            .expect("an expired envelope is re-signed"),
+    )
+}
+
+/// A fresh envelope of the same login (same lineage, another handle), rotated by a location that
+/// still reads the live record `json`.
+fn rotated_elsewhere(cookie: &str, json: &str, now: u64) -> String {
+    let mut elsewhere = engine();
+    let pending = elsewhere.authenticate(Some(cookie), now).unwrap();
+    let rotation = elsewhere
+        .rotate(&pending, &only_record(json), DataChange::Keep, now)
+        .unwrap();
+    assert_eq!(record_of(&rotation.issued).lineage, live(json).lineage);
+    pair(&rotation.issued.set_cookie)
+}
+
+#[test]
+fn rotation_keeps_the_lineage_and_retires_only_the_old_handle() {
+    let mut engine = engine();
+    let mut store = Store::default();
+    let (issued, cookie) = login(&engine, "alice", T0);
+    store.apply(&issued.effects);
+    let lineage = record_of(&issued).lineage;
+    // Each login draws its own.
+    let (other, _) = login(&engine, "alice", T0);
+    assert_ne!(record_of(&other).lineage, lineage);
+
+    let t = T0 + 1_000;
+    let pending = engine.authenticate(Some(&cookie), t).unwrap();
+    let rotation = engine
+        .rotate(&pending, &store.fetched(&pending), DataChange::Keep, t)
+        .unwrap();
+    assert_eq!(record_of(&rotation.issued).lineage, lineage);
+    // The retirement tombstones the old handle only: the login goes on.
+    assert_eq!(
+        rotation
+            .retire
+            .puts
+            .iter()
+            .map(|p| p.key.as_str())
+            .collect::<Vec<_>>(),
+        [issued.session.handle.storage_key()]
+    );
+    store.apply(&rotation.issued.effects);
+    engine.remember_ended(&rotation.previous, Ended::Rotated, t);
+    store.apply(&rotation.retire);
+    assert_eq!(store.get(&lineage.storage_key()), None);
+    let next = pair(&rotation.issued.set_cookie);
+    // Both in this isolate and elsewhere the new session lives; the old one is `rotated`.
+    expect_valid(engine.validate(Some(&next), t));
+    let mut other = engine_ring(&ring_k1());
+    let pending = expect_pending(other.validate(Some(&next), t + 60_000));
+    assert_eq!(pending.lineage(), &lineage);
+    assert_eq!(pending.reads()[1], lineage.storage_key());
+    other
+        .resume(&pending, &store.fetched(&pending), t + 60_000)
+        .unwrap();
+    assert_eq!(
+        request(&mut other, &mut store, &cookie, t + 60_000),
+        Err(RejectReason::Rotated)
+    );
+}
+
+/// Fix 1. A logout at one location; a location whose KV copy still has the live record (and
+/// neither tombstone) rotates the same session, making a descendant: a new handle whose live
+/// record the logout never tombstoned. The `l:` tombstone ends it at its next refresh, and the
+/// isolate that refuses it remembers the whole login.
+#[test]
+fn a_rotation_made_from_a_stale_record_after_a_logout_is_ended_by_the_login_tombstone() {
+    let mut home = engine();
+    // What KV holds once every write has propagated, and what a lagging location still reads.
+    let mut store = Store::default();
+    let mut stale = Store::default();
+    let (issued, cookie) = login(&home, "alice", T0);
+    store.apply(&issued.effects);
+    stale.apply(&issued.effects);
+    let lineage = record_of(&issued).lineage;
+
+    // The user logs out at t1: the record and the login are tombstoned.
+    let t1 = T0 + 10_000;
+    let pending = home.identify(Some(&cookie), t1).unwrap();
+    let (ended, _) = home.destroy(&pending, t1);
+    assert!(ended.puts.iter().any(|p| p.key == lineage.storage_key()));
+    store.apply(&ended);
+    assert_eq!(
+        store.get(&lineage.storage_key()),
+        Some(format!(r#"{{"v":2,"ended":"revoked","at":{t1}}}"#).as_str())
+    );
+
+    // At t2 the lagging location rotates the session from its live copy; its writes reach KV.
+    let t2 = T0 + 20_000;
+    let mut lagging = engine();
+    let p = lagging.authenticate(Some(&cookie), t2).unwrap();
+    let rotation = lagging
+        .rotate(&p, &stale.fetched(&p), DataChange::Keep, t2)
+        .unwrap();
+    store.apply(&rotation.issued.effects);
+    lagging.remember_ended(&rotation.previous, Ended::Rotated, t2);
+    store.apply(&rotation.retire);
+    let descendant = pair(&rotation.issued.set_cookie);
+    assert_eq!(record_of(&rotation.issued).lineage, lineage);
+    // A second lagging location does the same later, from the same stale copy.
+    let t3 = T0 + 79_000;
+    let cousin = rotated_elsewhere(&cookie, &record_json(&issued), t3);
+
+    // At t4 the descendant's envelope has expired: its refresh reads a live record (written
+    // after the logout, so never tombstoned by it) and the login's tombstone.
+    let t4 = t2 + 60_000;
+    let mut judge = engine();
+    let pending = expect_pending(judge.validate(Some(&descendant), t4));
+    let [record, login_end, user_cutoff, global_cutoff] = store.reads(&pending);
+    assert!(matches!(
+        RecordState::decode(record.unwrap()),
+        Ok(RecordState::Live(_))
+    ));
+    assert!(login_end.is_some());
+    // Without the l: value (a location it has not reached yet) the descendant lives on...
+    engine()
+        .resume(
+            &pending,
+            &Fetched::new([record, None, user_cutoff, global_cutoff]),
+            t4,
+        )
+        .unwrap();
+    // ...with it, it is refused as revoked and its cookie cleared; rotating it is refused too.
+    assert_eq!(
+        engine().rotate(&pending, &store.fetched(&pending), DataChange::Keep, t4),
+        Err(RejectReason::Revoked)
+    );
+    assert_eq!(
+        judge.resume(&pending, &store.fetched(&pending), t4),
+        Err(RejectReason::Revoked)
+    );
+    assert!(RejectReason::Revoked.clears_cookie());
+
+    // The isolate that refused remembers the lineage: the cousin's envelope, fresh (signed at
+    // t3, a second before), is refused on the fast path with no store read...
+    assert_eq!(
+        expect_reject(judge.validate(Some(&cousin), t4)),
+        RejectReason::Revoked
+    );
+    assert_eq!(
+        judge.authenticate(Some(&cousin), t4),
+        Err(RejectReason::Revoked)
+    );
+    // ...where an isolate that has not refused it accepts it on its envelope alone (bounded by
+    // the envelope's lifetime), and so does the refusing one once the memory has lapsed.
+    expect_valid(engine().validate(Some(&cousin), t4));
+    // A plain refresh a lagging location made from its copy (same handle, re-signed) is refused
+    // here at once too, and elsewhere by either tombstone.
+    let resigned = re_signed_elsewhere(&cookie, &record_json(&issued), t4 - 1);
+    assert_eq!(
+        expect_reject(judge.validate(Some(&resigned), t4)),
+        RejectReason::Revoked
+    );
+    expect_valid(engine().validate(Some(&resigned), t4));
+    let pending = expect_pending(engine().validate(Some(&resigned), t4 + 60_000));
+    assert_eq!(
+        engine().resume(&pending, &store.fetched(&pending), t4 + 60_000),
+        Err(RejectReason::Revoked)
+    );
+    let forget = t4 + remembered_for(&judge);
+    assert_eq!(
+        expect_reject(judge.validate(Some(&descendant), forget - 1)),
+        RejectReason::Revoked
+    );
+    expect_pending(judge.validate(Some(&descendant), forget));
+    // One entry, by lineage; the user's other logins are untouched.
+    assert_eq!(judge.revocations().counts(), (1, 0));
+    let (again, again_cookie) = login(&home, "alice", t4);
+    store.apply(&again.effects);
+    expect_valid(judge.validate(Some(&again_cookie), t4));
+    request(&mut judge, &mut store, &again_cookie, t4 + 60_000).unwrap();
+}
+
+/// Fix 2. A record KV has not shown here yet is not a logout: until the propagation delay plus
+/// the clock skew after the envelope was signed, its absence is accepted on the envelope alone,
+/// without a new envelope or any write; from that millisecond on it is `session_not_found`.
+#[test]
+fn an_absent_record_is_accepted_unsigned_until_it_could_have_propagated() {
+    let engine = engine();
+    let window = edge_session::KV_PROPAGATION_MS + engine.policy().clock_skew_ms;
+    assert_eq!(window, 65_000);
+    let (issued, cookie) = login(&engine, "alice", T0);
+    let json = record_json(&issued);
+
+    // The envelope expired at T0 + 60 s, so the store is asked; it shows nothing here yet.
+    for now in [T0 + 60_000, T0 + window - 1] {
+        let mut isolate = engine.clone();
+        let pending = expect_pending(isolate.validate(Some(&cookie), now));
+        let r = isolate.resume(&pending, &nothing(), now).unwrap();
+        assert_eq!(r.session, issued.session);
+        // No new envelope (nothing to sign it from): the next request asks the store again.
+        assert_eq!(r.set_cookie, None);
+        assert!(r.effects.is_empty());
+        assert_eq!(isolate.revocations().counts(), (0, 0));
+        expect_pending(isolate.validate(Some(&cookie), now));
+        // A rotation cannot copy a record it cannot see: try again, cookie kept, nothing
+        // remembered.
+        assert_eq!(
+            isolate.rotate(&pending, &nothing(), DataChange::Keep, now),
+            Err(RejectReason::StoreUnavailable)
+        );
+        assert!(!RejectReason::StoreUnavailable.clears_cookie());
+        assert_eq!(isolate.revocations().counts(), (0, 0));
+        // Once the record shows, it is the authority again: re-signed from it.
+        let r = isolate.resume(&pending, &only_record(&json), now).unwrap();
+        assert!(r.set_cookie.is_some());
+    }
+
+    // From the window's last millisecond on, absence means the session is gone.
+    let now = T0 + window;
+    let mut isolate = engine.clone();
+    let pending = expect_pending(isolate.validate(Some(&cookie), now));
+    assert_eq!(
+        isolate
+            .clone()
+            .rotate(&pending, &nothing(), DataChange::Keep, now),
+        Err(RejectReason::SessionNotFound)
+    );
+    assert_eq!(
+        isolate.resume(&pending, &nothing(), now),
+        Err(RejectReason::SessionNotFound)
+    );
+    assert!(RejectReason::SessionNotFound.clears_cookie());
+
+    // A strict isolate asks the store even with a fresh envelope: the same window applies.
+    let strict = engine_policy(Policy {
+        strict: true,
+        ..Policy::default()
+    });
+    let (issued, cookie) = login(&strict, "bob", T0);
+    for now in [T0, T0 + 1] {
+        let mut isolate = strict.clone();
+        let pending = expect_pending(isolate.validate(Some(&cookie), now));
+        let r = isolate.resume(&pending, &nothing(), now).unwrap();
+        assert_eq!((r.session, r.set_cookie), (issued.session.clone(), None));
+    }
+
+    // The window is counted from when the envelope was signed (a later envelope, a later
+    // window) and widens with the clock skew allowance.
+    let skewed = engine_policy(Policy {
+        clock_skew_ms: 30_000,
+        ..Policy::default()
+    });
+    let t = T0 + 100_000;
+    let (_, cookie) = login(&skewed, "carol", t);
+    let end = t + edge_session::KV_PROPAGATION_MS + 30_000;
+    let pending = expect_pending(skewed.validate(Some(&cookie), end - 1));
+    assert!(skewed.clone().resume(&pending, &nothing(), end - 1).is_ok());
+    assert_eq!(
+        skewed.clone().resume(&pending, &nothing(), end),
+        Err(RejectReason::SessionNotFound)
+    );
+
+    // Inside the window a tombstone or a cutoff still refuses (absence alone is forgiven).
+    let mut isolate = engine.clone();
+    let (_, cookie) = login(&engine, "dave", T0);
+    let pending = expect_pending(isolate.validate(Some(&cookie), T0 + 60_000));
+    let tomb = r#"{"v":2,"ended":"revoked","at":1}"#;
+    assert_eq!(
+        isolate.resume(
+            &pending,
+            &Fetched::new([None, Some(tomb), None, None]),
+            T0 + 60_000
+        ),
+        Err(RejectReason::Revoked)
+    );
+    let c = cutoff(T0 + 1, T0);
+    assert_eq!(
+        engine.clone().resume(
+            &pending,
+            &Fetched::new([None, None, Some(c.as_str()), None]),
+            T0 + 60_000
+        ),
+        Err(RejectReason::Revoked)
+    );
+}
+
+/// What the store holds, given the live record's JSON and a cutoff's.
+type Values<'a> = [Option<&'a str>; 4];
+
+/// A case of a refusal learnt from the store: what, the values read, the refusal, and whether
+/// it is remembered for the whole login (lineage) rather than the session (handle).
+type RememberedCase = (
+    &'static str,
+    for<'a> fn(&'a str, &'a str) -> Values<'a>,
+    RejectReason,
+    bool,
+);
+
+/// Fix 3. A refusal learnt from the store is remembered, so the fast path refuses the same
+/// session (by handle, for `rotated` and `session_not_found`) or the whole login (by lineage,
+/// for `revoked`) from then on, for E + S + P.
+#[test]
+fn refusals_learnt_from_the_store_are_remembered() {
+    let now = T0 + 65_000;
+    let early = cutoff(T0 + 1, T0 + 1_000);
+    let cases: [RememberedCase; 6] = [
+        (
+            "rotated tombstone",
+            |_, _| {
+                [
+                    Some(r#"{"v":2,"ended":"rotated","at":1}"#),
+                    None,
+                    None,
+                    None,
+                ]
+            },
+            RejectReason::Rotated,
+            false,
+        ),
+        (
+            "no record (past the window)",
+            |_, _| [None, None, None, None],
+            RejectReason::SessionNotFound,
+            false,
+        ),
+        (
+            "revoked tombstone",
+            |_, _| {
+                [
+                    Some(r#"{"v":2,"ended":"revoked","at":1}"#),
+                    None,
+                    None,
+                    None,
+                ]
+            },
+            RejectReason::Revoked,
+            true,
+        ),
+        (
+            "login tombstone",
+            |json, _| {
+                [
+                    Some(json),
+                    Some(r#"{"v":2,"ended":"revoked","at":1}"#),
+                    None,
+                    None,
+                ]
+            },
+            RejectReason::Revoked,
+            true,
+        ),
+        (
+            "user cutoff",
+            |json, c| [Some(json), None, Some(c), None],
+            RejectReason::Revoked,
+            true,
+        ),
+        (
+            "global cutoff",
+            |json, c| [Some(json), None, None, Some(c)],
+            RejectReason::Revoked,
+            true,
+        ),
+    ];
+    for rotate in [false, true] {
+        for (what, values, reason, by_lineage) in cases {
+            let template = engine();
+            let (issued, cookie) = login(&template, "alice", T0);
+            let json = record_json(&issued);
+            let mut isolate = template.clone();
+            let pending = expect_pending(isolate.validate(Some(&cookie), now));
+            let fetched = Fetched::new(values(&json, &early));
+            let got = if rotate {
+                isolate
+                    .rotate(&pending, &fetched, DataChange::Keep, now)
+                    .map(|_| ())
+            } else {
+                isolate.resume(&pending, &fetched, now).map(|_| ())
+            };
+            assert_eq!(got, Err(reason), "{what}");
+            assert_eq!(isolate.revocations().counts(), (1, 0), "{what}");
+
+            // The same envelope, then a fresh one of the same session signed elsewhere: refused
+            // with no store read.
+            let same = re_signed_elsewhere(&cookie, &json, now);
+            for c in [&cookie, &same] {
+                assert_eq!(
+                    expect_reject(isolate.validate(Some(c), now + 1)),
+                    reason,
+                    "{what}"
+                );
+            }
+            // Another session of the same login: refused too when the login was revoked.
+            let sibling = rotated_elsewhere(&cookie, &json, now);
+            if by_lineage {
+                assert_eq!(
+                    expect_reject(isolate.validate(Some(&sibling), now + 1)),
+                    RejectReason::Revoked,
+                    "{what}"
+                );
+            } else {
+                expect_valid(isolate.validate(Some(&sibling), now + 1));
+            }
+            // Another login of the same user, after the cutoffs: untouched.
+            let (_, later) = login(&template, "alice", now);
+            expect_valid(isolate.validate(Some(&later), now + 1));
+
+            // For E + S + P (a global cutoff stays: this isolate never lowers its own).
+            let forget = now + remembered_for(&isolate);
+            assert_eq!(
+                expect_reject(isolate.validate(Some(&cookie), forget - 1)),
+                reason,
+                "{what}"
+            );
+            if what == "global cutoff" {
+                assert_eq!(
+                    expect_reject(isolate.validate(Some(&cookie), forget)),
+                    RejectReason::Revoked
+                );
+            } else {
+                expect_pending(isolate.validate(Some(&cookie), forget));
+            }
+        }
+    }
+}
+
+/// The other refusals say nothing about the session's fate that memory should keep: a damaged
+/// or foreign record, a corrupt cutoff, an expiry judged from the record, a record not visible
+/// yet. None is remembered; the next request asks the store again.
+#[test]
+fn other_refusals_are_not_remembered() {
+    let now = T0 + 65_000;
+    let engine = engine();
+    let (issued, cookie) = login(&engine, "alice", T0);
+    let (other, _) = login(&engine, "bob", T0);
+    let json = record_json(&issued);
+    let mut short_idle = live(&json);
+    short_idle.idle_timeout_ms = 60_000;
+    let short_idle = to_json(&short_idle);
+    let v1 = json.replace("\"v\":2", "\"v\":1");
+    let foreign = record_json(&other);
+    let garbage = "not json";
+    for (values, reason) in [
+        (
+            [Some(foreign.as_str()), None, None, None],
+            RejectReason::RecordMismatch,
+        ),
+        ([Some("{"), None, None, None], RejectReason::CorruptRecord),
+        (
+            [Some(json.as_str()), Some(json.as_str()), None, None],
+            RejectReason::CorruptRecord,
+        ),
+        (
+            [Some(v1.as_str()), None, None, None],
+            RejectReason::RecordVersion,
+        ),
+        (
+            [Some(json.as_str()), None, Some(garbage), None],
+            RejectReason::CorruptCutoff,
+        ),
+        (
+            [Some(json.as_str()), None, None, Some(garbage)],
+            RejectReason::CorruptCutoff,
+        ),
+        (
+            [Some(short_idle.as_str()), None, None, None],
+            RejectReason::ExpiredIdle,
+        ),
+    ] {
+        let mut isolate = engine.clone();
+        let pending = expect_pending(isolate.validate(Some(&cookie), now));
+        assert_eq!(
+            isolate.resume(&pending, &Fetched::new(values), now),
+            Err(reason),
+            "{values:?}"
+        );
+        assert_eq!(
+            isolate.rotate(&pending, &Fetched::new(values), DataChange::Keep, now),
+            Err(reason),
+            "{values:?}"
+        );
+        assert_eq!(isolate.revocations().counts(), (0, 0), "{reason}");
+        expect_pending(isolate.validate(Some(&cookie), now + 1));
+    }
+    // A rotation whose record is not visible yet (try again).
+    let mut isolate = engine.clone();
+    let pending = expect_pending(isolate.validate(Some(&cookie), T0 + 60_000));
+    assert_eq!(
+        isolate.rotate(&pending, &nothing(), DataChange::Keep, T0 + 60_000),
+        Err(RejectReason::StoreUnavailable)
+    );
+    assert_eq!(isolate.revocations().counts(), (0, 0));
+}
+
+/// A logout whose writes failed keeps the login refused here until its absolute deadline.
+#[test]
+fn a_failed_logout_holds_the_lineage_until_the_absolute_deadline() {
+    let mut engine = engine();
+    let (issued, cookie) = login(&engine, "alice", T0);
+    let t = T0 + 1_000;
+    let pending = engine.identify(Some(&cookie), t).unwrap();
+    let (_, _) = engine.destroy(&pending, t);
+    // The host's writes failed: hold the lineage until the session's absolute deadline.
+    let until = issued.session.absolute_expires_at;
+    assert!(!engine.hold_lineage(pending.lineage(), until, t));
+    assert_eq!(engine.revocations().counts(), (1, 0));
+    // Every session of the login, long after a logout's own memory would have lapsed...
+    let later = T0 + 20 * 60_000;
+    let sibling = rotated_elsewhere(&cookie, &record_json(&issued), later);
+    assert_eq!(
+        expect_reject(engine.validate(Some(&sibling), later + 1)),
+        RejectReason::Revoked
+    );
+    // ...up to the deadline, after which the session has ended anyway.
+    assert_eq!(
+        expect_reject(engine.validate(Some(&cookie), until - 1)),
+        RejectReason::Revoked
+    );
+    assert_eq!(
+        expect_reject(engine.validate(Some(&cookie), until)),
+        RejectReason::ExpiredAbsolute
+    );
+    // Never shorter than a logout's own memory, even with an earlier deadline.
+    let mut engine = engine_ring(&ring_k1());
+    let lineage = *pending.lineage();
+    assert!(!engine.hold_lineage(&lineage, 0, t));
+    assert_eq!(
+        expect_reject(engine.validate(Some(&cookie), t + remembered_for(&engine) - 1)),
+        RejectReason::Revoked
+    );
+    expect_pending(engine.validate(Some(&cookie), t + remembered_for(&engine)));
+}
+
+/// Fix 4. The global cutoff is read-modify-written with no compare-and-swap: a write that does
+/// not raise it could land after a concurrent higher one and lower it, so none is made. A
+/// corrupt or future stored value is always replaced. Per-user cutoffs are always written.
+#[test]
+fn the_global_cutoff_is_written_only_when_it_rises() {
+    let now = T0 + 10_000;
+    let skew = engine().policy().clock_skew_ms;
+    let stored = cutoff(T0 + 5_000, T0);
+
+    // Not above the stored value: no write; this isolate adopts the stored value.
+    for before in [0, T0, T0 + 4_999, T0 + 5_000] {
+        let mut isolate = engine();
+        let (effects, corrupt) = isolate
+            .revoke_issued_before(before, Some(stored.as_str()), now)
+            .unwrap();
+        assert!(!corrupt);
+        assert!(effects.is_empty(), "{before}: {effects:?}");
+        assert_eq!(isolate.revocations().issued_before(), T0 + 5_000);
+    }
+    // Nothing stored and nothing to revoke: nothing to write.
+    let (effects, corrupt) = engine().revoke_issued_before(0, None::<&str>, now).unwrap();
+    assert!(!corrupt && effects.is_empty());
+
+    // Above it (up to the clock skew ahead), or nothing stored: exactly one write, kept for good.
+    for (before, stored) in [
+        (T0 + 5_001, Some(stored.as_str())),
+        (now, Some(stored.as_str())),
+        (now + skew, Some(stored.as_str())),
+        (1, None),
+        (T0, None),
+    ] {
+        let mut isolate = engine();
+        let (effects, corrupt) = isolate.revoke_issued_before(before, stored, now).unwrap();
+        assert!(!corrupt);
+        assert_eq!(effects.puts.len(), 1, "{before}");
+        assert!(effects.deletes.is_empty());
+        let put = &effects.puts[0];
+        assert_eq!(put.key, GLOBAL_CUTOFF_KEY);
+        assert_eq!(put.value.to_json(), cutoff(before, now));
+        assert_eq!(put.expiration_ttl, None);
+        assert_eq!(put.metadata, None);
+        assert_eq!(isolate.revocations().issued_before(), before);
+    }
+
+    // This isolate's own value, above the stored one: written (it raises the store).
+    let mut isolate = engine();
+    isolate
+        .revoke_issued_before(T0 + 7_000, None::<&str>, now)
+        .unwrap();
+    let (effects, _) = isolate
+        .revoke_issued_before(T0, Some(stored.as_str()), now)
+        .unwrap();
+    assert_eq!(effects.puts[0].value.to_json(), cutoff(T0 + 7_000, now));
+    // ...and once the store holds it, asking again writes nothing.
+    let held = cutoff(T0 + 7_000, now);
+    let (effects, _) = isolate
+        .revoke_issued_before(T0 + 7_000, Some(held.as_str()), now + 1)
+        .unwrap();
+    assert!(effects.is_empty());
+
+    // A corrupt or future stored value is replaced, whatever is requested, and reported.
+    let future_by_one = cutoff(now + skew + 1, T0);
+    let microseconds = cutoff(now * 1_000, T0);
+    let at_the_skew = cutoff(now + skew, T0);
+    for garbage in [
+        "",
+        "null",
+        "{}",
+        "not json",
+        r#"{"v":1,"before":1,"at":1}"#,
+        future_by_one.as_str(),
+        microseconds.as_str(),
+    ] {
+        for before in [0, T0] {
+            let mut isolate = engine();
+            let (effects, corrupt) = isolate
+                .revoke_issued_before(before, Some(garbage), now)
+                .unwrap();
+            assert!(corrupt, "{garbage:?}");
+            assert_eq!(effects.puts.len(), 1, "{garbage:?}");
+            assert_eq!(effects.puts[0].value.to_json(), cutoff(before, now));
+        }
+    }
+    // A stored value exactly at the skew ahead is valid: kept, not rewritten.
+    let mut isolate = engine();
+    let (effects, corrupt) = isolate
+        .revoke_issued_before(T0, Some(at_the_skew.as_str()), now)
+        .unwrap();
+    assert!(!corrupt && effects.is_empty());
+    assert_eq!(isolate.revocations().issued_before(), now + skew);
+
+    // Through a store, from several isolates in turn: it only ever rises, and only rising calls
+    // write.
+    let mut store = Store::default();
+    let mut writes = 0;
+    let mut highest = 0;
+    for (i, before) in [
+        T0,
+        T0 + 3_000,
+        T0 + 1_000,
+        T0 + 3_000,
+        T0 + 9_000,
+        T0 + 2_000,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut isolate = engine();
+        let t = now + i as u64;
+        let (effects, _) = isolate
+            .revoke_issued_before(before, store.get(GLOBAL_CUTOFF_KEY), t)
+            .unwrap();
+        writes += effects.puts.len();
+        assert_eq!(effects.puts.is_empty(), before <= highest, "{before}");
+        store.apply(&effects);
+        highest = highest.max(before);
+        let stored = live_cutoff(store.get(GLOBAL_CUTOFF_KEY).unwrap());
+        assert_eq!(stored, highest);
+    }
+    assert_eq!(writes, 3);
+
+    // Per-user cutoffs are always written: now + 1, or the stored one when higher.
+    for (stored, expected) in [
+        (None, now + 1),
+        (Some(cutoff(T0, T0)), now + 1),
+        (Some(cutoff(now + 1, now)), now + 1),
+        (Some(cutoff(now + 3_000, now)), now + 3_000),
+        (Some("not json".to_owned()), now + 1),
+    ] {
+        let mut isolate = engine();
+        let (effects, _) = isolate.revoke_user("alice", stored.as_deref(), now);
+        assert_eq!(effects.puts.len(), 1, "{stored:?}");
+        assert_eq!(effects.puts[0].key, user_cutoff_key("alice"));
+        assert_eq!(effects.puts[0].value.to_json(), cutoff(expected, now));
+    }
+}
+
+/// The `before` of a stored cutoff's JSON.
+fn live_cutoff(json: &str) -> u64 {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    value["before"].as_u64().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
 // Revocation memory
 
 fn handle(i: u64) -> edge_session::SessionHandle {
@@ -956,14 +1660,17 @@ fn a_full_revocation_memory_goes_strict_and_recovers_once_entries_age_out() {
     let remembered_for =
         policy.envelope_ttl_ms + policy.clock_skew_ms + edge_session::KV_PROPAGATION_MS;
 
-    // The earliest entry is a real session, logged out first.
+    // The earliest entry is a real session, rotated first (a rotation remembers the old handle).
     let t = T0 + 1_000;
     let (victim, victim_cookie) = login(&engine, "victim", T0);
     store.apply(&victim.effects);
     let pending = engine.authenticate(Some(&victim_cookie), t - 1).unwrap();
-    let (ended, overflowed) = engine.destroy(&pending, t - 1);
-    assert!(!overflowed);
-    store.apply(&ended);
+    let rotation = engine
+        .rotate(&pending, &store.fetched(&pending), DataChange::Keep, t - 1)
+        .unwrap();
+    store.apply(&rotation.issued.effects);
+    assert!(!engine.remember_ended(&rotation.previous, Ended::Rotated, t - 1));
+    store.apply(&rotation.retire);
     for i in 1..CAPACITY {
         assert!(!engine.remember_ended(&handle(i), Ended::Rotated, t));
     }
@@ -988,22 +1695,96 @@ fn a_full_revocation_memory_goes_strict_and_recovers_once_entries_age_out() {
         .unwrap();
     assert_eq!(r.set_cookie, None);
     assert_eq!(r.session, fresh.session);
-    // ...so the forgotten logout is still refused, by its tombstone.
+    // ...so the forgotten rotation is still refused, by its tombstone.
+    let pending = expect_pending(engine.validate(Some(&victim_cookie), t + 1));
+    assert_eq!(
+        engine.resume(&pending, &store.fetched(&pending), t + 1),
+        Err(RejectReason::Rotated)
+    );
+    // That refusal is remembered again, which (the memory being full) drops the next earliest
+    // entry, remembered since t: strict until that one would have expired.
+    assert_eq!(
+        expect_reject(engine.validate(Some(&victim_cookie), t + 2)),
+        RejectReason::Rotated
+    );
+    assert_eq!(engine.revocations().counts(), (CAPACITY as usize, 0));
+    let strict_until = t + remembered_for;
+    assert!(engine.revocations().strict(strict_until - 1));
+    assert!(!engine.revocations().strict(strict_until));
+
+    // Once the dropped entries would have expired, the fast path is back.
+    expect_pending(engine.validate(Some(&fresh_cookie), strict_until - 1));
+    let (_, later_cookie) = login(&engine, "alice", strict_until);
+    expect_valid(engine.validate(Some(&later_cookie), strict_until));
+    // And room is made by dropping expired entries, without going strict again.
+    let much_later = t + 1 + remembered_for;
+    assert!(!engine.remember_ended(&handle(CAPACITY + 1), Ended::Revoked, much_later));
+    assert!(!engine.revocations().strict(much_later));
+    assert_eq!(engine.revocations().counts(), (1, 0));
+}
+
+fn lineage(i: u64) -> Lineage {
+    let mut bytes = [0x5Au8; 16];
+    bytes[..8].copy_from_slice(&i.to_be_bytes());
+    Lineage::from_bytes(bytes)
+}
+
+#[test]
+fn a_full_lineage_memory_goes_strict_and_recovers_once_entries_age_out() {
+    const CAPACITY: u64 = 10_000;
+    let mut engine = engine();
+    let mut store = Store::default();
+    let policy = *engine.policy();
+    let remembered_for =
+        policy.envelope_ttl_ms + policy.clock_skew_ms + edge_session::KV_PROPAGATION_MS;
+
+    // The earliest entry is a real login, logged out first (a logout remembers the lineage).
+    let t = T0 + 1_000;
+    let (victim, victim_cookie) = login(&engine, "victim", T0);
+    store.apply(&victim.effects);
+    let pending = engine.authenticate(Some(&victim_cookie), t - 1).unwrap();
+    let (ended, overflowed) = engine.destroy(&pending, t - 1);
+    assert!(!overflowed);
+    store.apply(&ended);
+    assert_eq!(engine.revocations().counts(), (1, 0));
+    // The other entries: logouts whose writes failed, held (at least) as long as a logout.
+    for i in 1..CAPACITY {
+        assert!(!engine.hold_lineage(&lineage(i), 0, t));
+    }
+    assert_eq!(engine.revocations().counts(), (CAPACITY as usize, 0));
+    assert!(!engine.revocations().strict(t));
+    let (fresh, fresh_cookie) = login(&engine, "alice", t);
+    store.apply(&fresh.effects);
+    expect_valid(engine.validate(Some(&fresh_cookie), t));
+
+    // One more: the victim's lineage is dropped and the isolate goes strict until it would
+    // have expired.
+    assert!(engine.hold_lineage(&lineage(CAPACITY), 0, t));
+    assert_eq!(engine.revocations().counts(), (CAPACITY as usize, 0));
+    let strict_until = t - 1 + remembered_for;
+    assert!(engine.revocations().strict(strict_until - 1));
+    assert!(!engine.revocations().strict(strict_until));
+    expect_pending(engine.validate(Some(&fresh_cookie), t + 1));
+    // The forgotten logout is still refused, by its tombstones.
     let pending = expect_pending(engine.validate(Some(&victim_cookie), t + 1));
     assert_eq!(
         engine.resume(&pending, &store.fetched(&pending), t + 1),
         Err(RejectReason::Revoked)
     );
+    // ...and, having been refused by the store, remembered again (dropping the next earliest
+    // lineage, remembered since t: strict until that one would have expired).
+    assert_eq!(
+        expect_reject(engine.validate(Some(&victim_cookie), t + 2)),
+        RejectReason::Revoked
+    );
+    assert_eq!(engine.revocations().counts(), (CAPACITY as usize, 0));
+    let strict_until = t + remembered_for;
+    assert!(engine.revocations().strict(strict_until - 1));
+    assert!(!engine.revocations().strict(strict_until));
 
-    // Once the dropped entry would have expired, the fast path is back.
-    expect_pending(engine.validate(Some(&fresh_cookie), strict_until - 1));
+    // Once the dropped entries would have expired, the fast path is back.
     let (_, later_cookie) = login(&engine, "alice", strict_until);
     expect_valid(engine.validate(Some(&later_cookie), strict_until));
-    // And room is made by dropping expired entries, without going strict again.
-    let much_later = t + remembered_for;
-    assert!(!engine.remember_ended(&handle(CAPACITY + 1), Ended::Revoked, much_later));
-    assert!(!engine.revocations().strict(much_later));
-    assert_eq!(engine.revocations().counts(), (1, 0));
 }
 
 #[test]
@@ -1146,4 +1927,66 @@ fn options_from_json_build_the_engine_and_refuse_unknown_names() {
             "{json}"
         );
     }
+}
+
+/// Regression: the "not visible yet" window must not let a previous key vouch for a session on
+/// its envelope alone. Whoever holds an old key (still verifying during a planned rotation, or
+/// leaked) can sign any claims; only a record they point at makes them a session.
+#[test]
+fn a_previous_key_never_vouches_for_a_session_without_its_record() {
+    let mut engine = engine_ring(&format!("k2:{SECRET_NEW},k1:{SECRET_OLD}"));
+    let now = T0 + 3_600_000;
+    let claims = Claims {
+        session_id: SessionId::from_bytes([0x42; 32]),
+        lineage: Lineage::from_bytes([0x43; 16]),
+        user_id: "admin".into(),
+        generation: 0,
+        created_at: now,
+        issued_at: now,
+        expires_at: now + 60_000,
+        idle_deadline: now + 1_800_000,
+        absolute_deadline: now + 43_200_000,
+        data: Some(r#"{"role":"admin"}"#.into()),
+    };
+    let forged = envelope::seal(
+        &ring(&format!("k1:{SECRET_OLD}")),
+        "__Host-session",
+        &claims,
+    );
+    let cookie = format!("__Host-session={forged}");
+    for at in [now, now + 64_999] {
+        let pending = expect_pending(engine.validate(Some(&cookie), at));
+        assert_eq!(
+            engine.resume(&pending, &nothing(), at).map(|_| ()),
+            Err(RejectReason::StoreUnavailable),
+            "inside the window: try again, never accepted"
+        );
+        assert!(!RejectReason::StoreUnavailable.clears_cookie());
+    }
+    let pending = expect_pending(engine.validate(Some(&cookie), now + 65_000));
+    assert_eq!(
+        engine
+            .resume(&pending, &nothing(), now + 65_000)
+            .map(|_| ()),
+        Err(RejectReason::SessionNotFound)
+    );
+}
+
+/// Regression: a record not visible yet does not excuse an envelope past its idle deadline.
+#[test]
+fn the_not_visible_yet_window_keeps_the_idle_deadline() {
+    let mut engine = engine_policy(Policy::new(1_000, 3_000, 10_000).unwrap());
+    let (issued, cookie) = login(&engine, "alice", T0);
+    let pending = engine.authenticate(Some(&cookie), T0 + 5_000).unwrap();
+    assert_eq!(
+        engine
+            .clone()
+            .resume(&pending, &only_record(&record_json(&issued)), T0 + 5_000)
+            .map(|_| ()),
+        Err(RejectReason::ExpiredIdle)
+    );
+    assert_eq!(
+        engine.resume(&pending, &nothing(), T0 + 5_000).map(|_| ()),
+        Err(RejectReason::ExpiredIdle)
+    );
 }

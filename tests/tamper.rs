@@ -13,7 +13,7 @@ mod common;
 use common::*;
 use edge_session::envelope::{self, Claims};
 use edge_session::{
-    base64url, CookieConfig, Decision, Policy, RejectReason, SameSite, SessionId, TAG_LEN,
+    base64url, CookieConfig, Decision, Lineage, Policy, RejectReason, SameSite, SessionId, TAG_LEN,
 };
 
 #[test]
@@ -262,8 +262,17 @@ fn structural_forgeries_are_refused() {
     kid_huge[1] = 0xff;
     assert_eq!(refuse(&kid_huge, "kid_len 255"), RejectReason::Malformed);
 
+    // Offsets: version, key id length, "k1", session id [32] at 4, lineage [16] at 36,
+    // generation at 52, five times at 56, user length at 96.
+    let lineage_at = 2 + 2 + 32;
+    let user_len_at = lineage_at + 16 + 4 + 40;
+    assert_eq!(user_len_at, 96);
+    assert_eq!(
+        &bytes[lineage_at..lineage_at + 16],
+        record_of(&issued).lineage.as_bytes()
+    );
+
     // Declared user length that disagrees with the actual length.
-    let user_len_at = 2 + 2 + 32 + 4 + 40;
     assert_eq!(bytes[user_len_at], 5);
     for declared in [0u8, 4, 6, 128, 255] {
         let mut changed = bytes.clone();
@@ -276,7 +285,7 @@ fn structural_forgeries_are_refused() {
     }
 
     // A byte inserted into or removed from the signed body.
-    for at in [4usize, 40, 79, 81, body.len()] {
+    for at in [4usize, 36, 51, 52, 56, 95, 97, body.len()] {
         let mut inserted = bytes.clone();
         inserted.insert(at, 0);
         refuse(&inserted, "inserted byte");
@@ -315,9 +324,17 @@ fn structural_forgeries_are_refused() {
     spliced.extend_from_slice(tag);
     assert_eq!(refuse(&spliced, "user spliced"), RejectReason::BadSignature);
 
-    // Extended deadlines with the old tag.
+    // Another login's lineage with the old tag (to dodge a lineage tombstone).
+    let mut relineaged = bytes.clone();
+    relineaged[lineage_at..lineage_at + 16].copy_from_slice(&[0x5a; 16]);
+    assert_eq!(
+        refuse(&relineaged, "lineage replaced"),
+        RejectReason::BadSignature
+    );
+
+    // Extended deadlines (expires, idle, absolute) with the old tag.
     let mut extended = bytes.clone();
-    for b in &mut extended[56..80] {
+    for b in &mut extended[72..96] {
         *b = 0xff;
     }
     assert_eq!(
@@ -366,6 +383,7 @@ fn forged_envelopes_of_every_kind_never_need_a_record() {
     {
         let claims = Claims {
             session_id: SessionId::from_bytes([i as u8; 32]),
+            lineage: Lineage::from_bytes([i as u8; 16]),
             user_id: "admin".to_owned(),
             generation: 0,
             created_at: now,

@@ -15,9 +15,9 @@ use std::collections::HashSet;
 use common::*;
 use edge_session::envelope::{self, Claims};
 use edge_session::{
-    base64url, touch_prefix, user_cutoff_key, user_index_prefix, Cutoff, Ended, IndexEntry, Record,
-    RecordState, SessionId, Signer, Tombstone, Touch, Value, GLOBAL_CUTOFF_KEY, HANDLE_LEN,
-    STORE_VERSION, TAG_LEN,
+    base64url, touch_prefix, user_cutoff_key, user_index_prefix, Cutoff, Ended, IndexEntry,
+    Lineage, Record, RecordState, SessionId, Signer, Tombstone, Touch, Value, GLOBAL_CUTOFF_KEY,
+    HANDLE_LEN, STORE_VERSION, TAG_LEN,
 };
 
 fn hex(text: &str) -> Vec<u8> {
@@ -164,8 +164,10 @@ fn envelope_known_answer() {
     const SECRET: &str = "a2F0LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVmLTAxMjM0NTY3ODk";
     const SECRET_BYTES: &[u8] = b"kat-secret-0123456789abcdef-0123456789";
     const SUBKEY: &str = "7156f6a1c46aab32791774fe5f5f048d3e63cb03a2de2536363f9fc14d7046c1";
-    const ENVELOPE: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fAAAAAwAAAYvP5WgAAAABi8_la-gAAAGLz-ZWSAAAAYvQAOMoAAABi9J4lgARYWxpY2VAZXhhbXBsZS5jb20AAPLC6DOIrV3P6QD3-BuSQHj1gjoB6pCPskdfU-KbMh0v";
-    const ENVELOPE_WITH_DATA: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fAAAAAwAAAYvP5WgAAAABi8_la-gAAAGLz-ZWSAAAAYvQAOMoAAABi9J4lgARYWxpY2VAZXhhbXBsZS5jb20AEHsicm9sZSI6ImFkbWluIn1SZJceUzzifeJwEnFesSZYIvPTKvaeudAwocLdmEZLrg";
+    const ENVELOPE: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4foKGio6SlpqeoqaqrrK2urwAAAAMAAAGLz-VoAAAAAYvP5WvoAAABi8_mVkgAAAGL0ADjKAAAAYvSeJYAEWFsaWNlQGV4YW1wbGUuY29tAAAM4Zz9vX_ja2jy84qOZDcQ_9vXWImbVIiS7N81wT94gg";
+    const ENVELOPE_WITH_DATA: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4foKGio6SlpqeoqaqrrK2urwAAAAMAAAGLz-VoAAAAAYvP5WvoAAABi8_mVkgAAAGL0ADjKAAAAYvSeJYAEWFsaWNlQGV4YW1wbGUuY29tABB7InJvbGUiOiJhZG1pbiJ9VZONUF68JFjwb0WmXVpJS-UbRlTb84Fb_4oCbu3aGdo";
+    /// The lineage bytes 0xa0..=0xaf as base64url, and its KV key.
+    const LINEAGE: &str = "oKGio6SlpqeoqaqrrK2urw";
     const HANDLE: &str = "Yw3NKWbEM2aRElRIu7JbT_QSpJxzLbLIq8G4WBvXEN0";
     const USER_HASH: &str = "_42YGfwOEr8NJIkuRZh-JJoo3Og2qFytYOKOqqjG2XY";
 
@@ -181,8 +183,13 @@ fn envelope_known_answer() {
     for (i, b) in id.iter_mut().enumerate() {
         *b = i as u8;
     }
+    let mut lineage = [0u8; 16];
+    for (i, b) in lineage.iter_mut().enumerate() {
+        *b = 0xa0 + i as u8;
+    }
     let mut claims = Claims {
         session_id: SessionId::from_bytes(id),
+        lineage: Lineage::from_bytes(lineage),
         user_id: "alice@example.com".to_owned(),
         generation: 3,
         created_at: T0,
@@ -195,7 +202,9 @@ fn envelope_known_answer() {
     let ring = ring(&format!("k1:{SECRET}"));
     let sealed = envelope::seal(&ring, "__Host-session", &claims);
     assert_eq!(sealed, ENVELOPE);
-    assert_eq!(sealed.len(), 176);
+    // 2 + 2 + 32 + 16 + 4 + 40 + 1 + 17 + 2 + 32 = 148 bytes.
+    assert_eq!(sealed.len(), 198);
+    assert_eq!(raw(&sealed).len(), 148);
     let opened = envelope::open(&ring, "__Host-session", ENVELOPE).expect("opens");
     assert_eq!(opened.key_id, "k1");
     assert_eq!(opened.claims, claims);
@@ -228,6 +237,9 @@ fn envelope_known_answer() {
         format!("c:{USER_HASH}")
     );
     assert_eq!(GLOBAL_CUTOFF_KEY, "r:issued_before");
+    assert_eq!(claims.lineage.text(), LINEAGE);
+    assert_eq!(claims.lineage.storage_key(), format!("l:{LINEAGE}"));
+    assert_eq!(Lineage::parse(LINEAGE), Some(claims.lineage));
 
     // The tag is over name_len | name | body, under the derived subkey.
     for text in [ENVELOPE, ENVELOPE_WITH_DATA] {
@@ -253,13 +265,14 @@ fn store_values_known_answer() {
         absolute_deadline: T0 + 43_200_000,
         idle_timeout_ms: 1_800_000,
         generation: 3,
+        lineage: Lineage::from_bytes([0x11; 16]),
         data: Some(r#"{"role":"admin"}"#.to_owned()),
         user_agent: Some("Firefox".to_owned()),
     };
     let json = Value::Record(record.clone()).to_json();
     assert_eq!(
         json,
-        r#"{"v":2,"user_id":"alice@example.com","created_at":1700000000000,"absolute_deadline":1700043200000,"idle_timeout_ms":1800000,"generation":3,"data":"{\"role\":\"admin\"}","user_agent":"Firefox"}"#
+        r#"{"v":2,"user_id":"alice@example.com","created_at":1700000000000,"absolute_deadline":1700043200000,"idle_timeout_ms":1800000,"generation":3,"lineage":"EREREREREREREREREREREQ","data":"{\"role\":\"admin\"}","user_agent":"Firefox"}"#
     );
     assert_eq!(
         RecordState::decode(json.as_str()),
@@ -272,12 +285,13 @@ fn store_values_known_answer() {
         absolute_deadline: 2,
         idle_timeout_ms: 3,
         generation: 0,
+        lineage: Lineage::from_bytes([0; 16]),
         data: None,
         user_agent: None,
     };
     assert_eq!(
         Value::Record(bare).to_json(),
-        r#"{"v":2,"user_id":"a","created_at":1,"absolute_deadline":2,"idle_timeout_ms":3,"generation":0}"#
+        r#"{"v":2,"user_id":"a","created_at":1,"absolute_deadline":2,"idle_timeout_ms":3,"generation":0,"lineage":"AAAAAAAAAAAAAAAAAAAAAA"}"#
     );
     let values = [
         (
@@ -338,8 +352,10 @@ fn issued_envelope_layout_matches_the_documentation() {
     let id: [u8; 32] = bytes[4..36].try_into().unwrap();
     let id = SessionId::from_bytes(id);
     assert_eq!(id.handle(), issued.session.handle);
-    assert_eq!(&bytes[36..40], &0u32.to_be_bytes());
-    let times: Vec<u64> = bytes[40..80]
+    // The lineage: the record's, drawn at login.
+    assert_eq!(&bytes[36..52], record_of(&issued).lineage.as_bytes());
+    assert_eq!(&bytes[52..56], &0u32.to_be_bytes());
+    let times: Vec<u64> = bytes[56..96]
         .chunks(8)
         .map(|c| u64::from_be_bytes(c.try_into().unwrap()))
         .collect();
@@ -347,17 +363,22 @@ fn issued_envelope_layout_matches_the_documentation() {
         times,
         [T0, T0, T0 + 60_000, T0 + 1_800_000, T0 + 43_200_000]
     );
-    assert_eq!(bytes[80], 5);
-    assert_eq!(&bytes[81..86], b"alice");
-    assert_eq!(&bytes[86..88], &[0, 0], "no data");
-    assert_eq!(bytes.len(), 88 + TAG_LEN);
+    assert_eq!(bytes[96], 5);
+    assert_eq!(&bytes[97..102], b"alice");
+    assert_eq!(&bytes[102..104], &[0, 0], "no data");
+    assert_eq!(bytes.len(), 104 + TAG_LEN);
 
     // With data: its length and its JSON text, signed but readable.
     let (issued_data, _) = login_with(&engine, "alice", Some(data(r#"{"a":1}"#)), T0);
     let bytes = raw(&value(&issued_data.set_cookie));
-    assert_eq!(&bytes[86..88], &7u16.to_be_bytes());
-    assert_eq!(&bytes[88..95], br#"{"a":1}"#);
-    assert_eq!(bytes.len(), 95 + TAG_LEN);
+    assert_eq!(&bytes[102..104], &7u16.to_be_bytes());
+    assert_eq!(&bytes[104..111], br#"{"a":1}"#);
+    assert_eq!(bytes.len(), 111 + TAG_LEN);
+    // Each login draws its own lineage.
+    assert_ne!(
+        &bytes[36..52],
+        raw(&value(&issued.set_cookie))[36..52].as_ref()
+    );
 
     // The store never sees the session ID, only its hash.
     let secret = id.expose_base64url();

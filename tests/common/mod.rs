@@ -287,8 +287,9 @@ pub struct Store {
     pub ttls: BTreeMap<String, Option<u64>>,
 }
 
-/// The key prefixes a refresh must never write: records, user index, user and global cutoffs.
-pub const REFRESH_FORBIDDEN_PREFIXES: [&str; 4] = ["s:", "u:", "c:", "r:"];
+/// The key prefixes a refresh must never write: records, login tombstones, user index, user and
+/// global cutoffs.
+pub const REFRESH_FORBIDDEN_PREFIXES: [&str; 5] = ["s:", "l:", "u:", "c:", "r:"];
 
 impl Store {
     pub fn apply(&mut self, effects: &Effects) {
@@ -317,7 +318,7 @@ impl Store {
         self.values.get(key).map(String::as_str)
     }
 
-    /// The three values `pending` asks for, as a host would read them.
+    /// The four values `pending` asks for, as a host would read them.
     pub fn reads(&self, pending: &Pending) -> [Option<&str>; 4] {
         pending.reads().map(|key| self.get(&key))
     }
