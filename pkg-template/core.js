@@ -362,8 +362,12 @@ export class SessionManager {
     const now = this.#now();
     const user = String(userId);
     const keys = this.#engine.userKeys(user);
-    const [index, touches] = await Promise.all([this.#list(keys.index), this.#list(keys.touch)]);
-    return this.#engine.listSessions(user, index.names, index.metadata, touches.names, touches.metadata, now);
+    const [index, touches, ended] = await Promise.all([
+      this.#list(keys.index),
+      this.#list(keys.touch),
+      this.#list(keys.ended),
+    ]);
+    return this.#engine.listSessions(user, index.names, index.metadata, touches.names, touches.metadata, ended.names, now);
   }
 
   /**

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use crate::envelope::{self, Claims, Verified};
 use crate::id::{
-    touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle, SessionId,
-    GLOBAL_CUTOFF_KEY,
+    lineage_prefix, touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle,
+    SessionId, GLOBAL_CUTOFF_KEY,
 };
 use crate::record::{
     summarize_user_agent, ttl_until, valid_data, Cutoff, Ended, IndexEntry, Record, RecordState,
@@ -137,7 +137,10 @@ impl Pending {
     pub fn reads(&self) -> [String; 4] {
         [
             self.handle.storage_key(),
-            self.verified.claims.lineage.storage_key(),
+            self.verified
+                .claims
+                .lineage
+                .storage_key(&self.verified.claims.user_id),
             user_cutoff_key(&self.verified.claims.user_id),
             GLOBAL_CUTOFF_KEY.to_owned(),
         ]
@@ -357,6 +360,7 @@ impl Engine {
         let ttl = Some(ttl_until(record.absolute_deadline, now));
         let entry = Value::Index(IndexEntry {
             v: STORE_VERSION,
+            lineage: record.lineage,
             created_at: record.created_at,
             absolute_deadline: record.absolute_deadline,
             user_agent: record.user_agent.clone().unwrap_or_default(),
@@ -544,7 +548,9 @@ impl Engine {
             // envelope signed that recently may name a record that is simply not here yet: no
             // reason to log anyone out. Records are never deleted, only tombstoned, and outlive
             // their sessions, so past that window absence means the session is gone.
-            let window = KV_PROPAGATION_MS.saturating_add(self.policy.clock_skew_ms);
+            let window = KV_PROPAGATION_MS
+                .saturating_add(self.policy.clock_skew_ms)
+                .saturating_add(self.policy.write_grace_ms);
             if now >= claims.issued_at.saturating_add(window) {
                 return Err(RejectReason::SessionNotFound);
             }
@@ -686,7 +692,7 @@ impl Engine {
             metadata: None,
         };
         let mut puts = vec![tombstone(handle.storage_key())];
-        puts.extend(lineage.map(|l| tombstone(l.storage_key())));
+        puts.extend(lineage.map(|l| tombstone(l.storage_key(user_id))));
         Effects {
             puts,
             deletes: vec![handle.index_key(user_id), handle.touch_key(user_id)],
@@ -906,25 +912,35 @@ impl Engine {
         Ok((effects, corrupt))
     }
 
-    /// A user's live sessions, newest first, from a listing of [`user_index_prefix`] and one of
-    /// [`touch_prefix`] (`(key name, metadata)` pairs). Only indexed sessions appear: a
-    /// last-seen key alone (rewritten by a stale refresh after a logout) shows nothing.
+    /// A user's live sessions, newest first, from listings of [`user_index_prefix`] and
+    /// [`touch_prefix`] (`(key name, metadata)` pairs) and the key names under
+    /// [`lineage_prefix`]. Only indexed sessions of logins that have not ended appear: a
+    /// last-seen key alone (rewritten by a stale refresh after a logout) shows nothing, and a
+    /// login ended through another generation's cookie hides all its generations.
     pub fn list_sessions<S: Source + ?Sized>(
         &self,
         user_id: &str,
         index: &[(&str, Option<&S>)],
         touches: &[(&str, Option<&S>)],
+        ended: &[&str],
         now: u64,
     ) -> Vec<SessionInfo> {
         let index_prefix = user_index_prefix(user_id);
         let touch_prefix = touch_prefix(user_id);
+        let ended_prefix = lineage_prefix(user_id);
+        let ended: Vec<&str> = ended
+            .iter()
+            .filter_map(|name| name.strip_prefix(ended_prefix.as_str()))
+            .collect();
         let mut sessions: Vec<SessionInfo> = index
             .iter()
             .filter_map(|(name, metadata)| {
                 let handle = name.strip_prefix(index_prefix.as_str())?;
                 SessionHandle::parse(handle).ok()?;
                 let entry = IndexEntry::decode((*metadata)?)?;
-                (entry.absolute_deadline > now).then(|| SessionInfo {
+                let live = entry.absolute_deadline > now
+                    && !ended.contains(&entry.lineage.text().as_str());
+                live.then(|| SessionInfo {
                     handle: handle.to_owned(),
                     created_at: entry.created_at,
                     last_seen_at: entry.created_at,
@@ -951,6 +967,11 @@ impl Engine {
     /// The store prefix listing `user_id`'s sessions.
     pub fn user_index_prefix(&self, user_id: &str) -> String {
         user_index_prefix(user_id)
+    }
+
+    /// The store prefix listing `user_id`'s ended logins.
+    pub fn lineage_prefix(&self, user_id: &str) -> String {
+        lineage_prefix(user_id)
     }
 
     /// The store prefix listing `user_id`'s last-seen times.

@@ -148,9 +148,10 @@ impl Lineage {
         b64::encode(&self.0)
     }
 
-    /// The KV key of the lineage's tombstone: `l:<lineage>`.
-    pub fn storage_key(&self) -> String {
-        format!("{LINEAGE_PREFIX}{}", self.text())
+    /// The KV key of the lineage's tombstone: `l:<user hash>:<lineage>` (under the user, so a
+    /// devices list can leave out logins that have ended).
+    pub fn storage_key(&self, user_id: &str) -> String {
+        format!("{}{}", lineage_prefix(user_id), self.text())
     }
 }
 
@@ -199,6 +200,11 @@ pub fn user_index_prefix(user_id: &str) -> String {
 /// The store prefix under which a user's last-seen times live: `t:<user hash>:`.
 pub fn touch_prefix(user_id: &str) -> String {
     format!("{TOUCH_PREFIX}{}:", user_hash(user_id))
+}
+
+/// The store prefix under which a user's ended logins are tombstoned: `l:<user hash>:`.
+pub fn lineage_prefix(user_id: &str) -> String {
+    format!("{LINEAGE_PREFIX}{}:", user_hash(user_id))
 }
 
 /// The KV key of a user's revocation cutoff: `c:<user hash>`.

@@ -73,8 +73,8 @@ pub use engine::{
 };
 pub use error::{ConfigError, RejectReason};
 pub use id::{
-    touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle, SessionId,
-    GLOBAL_CUTOFF_KEY, HANDLE_LEN, LINEAGE_LEN, SESSION_ID_LEN,
+    lineage_prefix, touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle,
+    SessionId, GLOBAL_CUTOFF_KEY, HANDLE_LEN, LINEAGE_LEN, SESSION_ID_LEN,
 };
 pub use keys::{KeyRing, Signer, MIN_SECRET_LEN, TAG_LEN};
 pub use options::{Options, Settings};

@@ -252,6 +252,8 @@ impl Options {
                 ))
             }
         };
+        // A record's write may land up to a read and a write after its envelope was signed.
+        policy.write_grace_ms = store_timeout_ms.saturating_mul(2);
         let c = self.cookie.unwrap_or_default();
         let base = c.name.as_deref().unwrap_or(DEFAULT_COOKIE_NAME);
         let name = if c.host_prefix.unwrap_or(true) {

@@ -36,6 +36,10 @@ pub struct Policy {
     pub clock_skew_ms: u64,
     /// Read the record on every request, even with a fresh envelope.
     pub strict: bool,
+    /// How late a record's write may land after its envelope was signed (the host's store
+    /// deadline for a read and a write; default 10 s): widens the window in which an absent
+    /// record counts as "not visible here yet" rather than gone.
+    pub write_grace_ms: u64,
 }
 
 impl Default for Policy {
@@ -47,6 +51,7 @@ impl Default for Policy {
             touch_interval_ms: 3 * MINUTE,
             clock_skew_ms: 5 * SECOND,
             strict: false,
+            write_grace_ms: 10 * SECOND,
         }
     }
 }
@@ -94,6 +99,11 @@ impl Policy {
         if self.touch_interval_ms >= self.idle_timeout_ms {
             return Err(ConfigError::InvalidTimeouts(
                 "touch interval must be shorter than the idle timeout",
+            ));
+        }
+        if self.write_grace_ms > 2 * MINUTE {
+            return Err(ConfigError::InvalidTimeouts(
+                "write grace must not exceed 120 seconds",
             ));
         }
         if self.clock_skew_ms > MINUTE {

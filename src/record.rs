@@ -3,7 +3,7 @@
 //! | key | value | written | TTL |
 //! |---|---|---|---|
 //! | `s:<handle>` | [`Record`], later only a [`Tombstone`] | at creation; tombstoned at logout, rotation, revocation | to the absolute deadline |
-//! | `l:<lineage>` | [`Tombstone`] only | at logout and `revokeSession`: ends the login and every rotation of it | to the absolute deadline |
+//! | `l:<user hash>:<lineage>` | [`Tombstone`] only | at logout and `revokeSession`: ends the login and every rotation of it | to the absolute deadline |
 //! | `u:<user hash>:<handle>` | [`IndexEntry`] (also its metadata) | at creation; deleted at revocation | to the absolute deadline |
 //! | `t:<user hash>:<handle>` | [`Touch`] (also its metadata) | by refreshes, at most once per touch interval | to the absolute deadline |
 //! | `c:<user hash>` | [`Cutoff`] | by `revokeUser`, never lowered | 400 days |
@@ -139,6 +139,8 @@ pub struct Touch {
 pub struct IndexEntry {
     /// Format version.
     pub v: u32,
+    /// The login the session belongs to (listings leave out ended logins).
+    pub lineage: Lineage,
     /// Login time.
     pub created_at: u64,
     /// End of the session's life.

@@ -153,6 +153,7 @@ struct Rotated<'a> {
 struct UserKeys {
     index: String,
     touch: String,
+    ended: String,
     cutoff: String,
 }
 
@@ -464,12 +465,14 @@ impl JsEngine {
         )
     }
 
-    /// The store keys of a user: `{ index, touch, cutoff }` (two list prefixes and one key).
+    /// The store keys of a user: `{ index, touch, ended, cutoff }` (three list prefixes and one
+    /// key).
     #[wasm_bindgen(js_name = userKeys)]
     pub fn user_keys(&self, user_id: &str) -> JsValue {
         to_js(&UserKeys {
             index: self.engine.user_index_prefix(user_id),
             touch: self.engine.touch_prefix(user_id),
+            ended: self.engine.lineage_prefix(user_id),
             cutoff: self.engine.user_cutoff_key(user_id),
         })
     }
@@ -543,6 +546,8 @@ impl JsEngine {
     /// A user's live sessions from two listings (`names`/`metadata` pairs of the index and
     /// last-seen prefixes), newest first.
     #[wasm_bindgen(js_name = listSessions)]
+    // Three listings as parallel arrays: plain arrays cross the boundary without a serde pass.
+    #[allow(clippy::too_many_arguments)]
     pub fn list_sessions(
         &self,
         user_id: &str,
@@ -550,13 +555,15 @@ impl JsEngine {
         index_metadata: Vec<JsValue>,
         touch_names: Vec<String>,
         touch_metadata: Vec<JsValue>,
+        ended_names: Vec<String>,
         now: f64,
     ) -> JsValue {
         let index = pairs(&index_names, &index_metadata);
         let touches = pairs(&touch_names, &touch_metadata);
+        let ended: Vec<&str> = ended_names.iter().map(String::as_str).collect();
         let sessions: Vec<SessionInfo> =
             self.engine
-                .list_sessions(user_id, &index, &touches, ms(now));
+                .list_sessions(user_id, &index, &touches, &ended, ms(now));
         to_js(&sessions)
     }
 
