@@ -4,8 +4,13 @@
  * A session is a random 256-bit ID, a server-side record in KV (keyed by the ID's SHA-256, never
  * the ID itself) and a short-lived HMAC-SHA256 signed cookie envelope that points at it. A fresh
  * envelope is checked with no store access; an authentic but expired one is refreshed from the
- * record and both revocation cutoffs (three parallel reads). Records are written once and later
- * only tombstoned, so no refresh can bring an ended session back.
+ * record, its login's tombstone and both revocation cutoffs (four parallel reads). Records are
+ * written once and later only tombstoned, so no refresh can bring an ended session back.
+ *
+ * A login and every rotation of it (`rotate`, `update`) form one lineage. Logging out (`destroy`)
+ * or `revokeSession` ends the lineage, not just one ID: every generation of that login is refused,
+ * including one that another isolate rotated out of a record it had not yet seen ended (KV takes
+ * up to 60 s to propagate a write).
  *
  * All times in results and events are unix milliseconds; all durations in options are seconds
  * (except `storeTimeoutMs`).
@@ -37,11 +42,19 @@ export type RejectReason =
   | 'expired_idle'
   /** Past `absoluteTimeout` from login. */
   | 'expired_absolute'
-  /** Logged out or revoked (`destroy`, `revokeSession`, `revokeUser`, `revokeIssuedBefore`). */
+  /**
+   * Logged out or revoked (`destroy`, `revokeSession`, `revokeUser`, `revokeIssuedBefore`). A
+   * logout or `revokeSession` ends the whole login, so every rotation of it is refused so too.
+   */
   | 'revoked'
   /** Replaced by `rotate` or `update`; the old cookie is dead. */
   | 'rotated'
-  /** No record for the session (expired from KV, or never existed). */
+  /**
+   * No record for the session (expired from KV, or never existed). A record missing less than
+   * 60 s + 5 s + 2 × `storeTimeoutMs` (75 s by default) after the envelope was signed is taken as
+   * not visible in this location yet, not as gone: `validate` then accepts the envelope (without a
+   * new cookie) and `rotate`/`update` answer `store_unavailable`.
+   */
   | 'session_not_found'
   /** The record does not match the envelope that points at it. */
   | 'record_mismatch'
@@ -49,12 +62,16 @@ export type RejectReason =
   | 'corrupt_record'
   /** The stored record has a format version this build does not read. */
   | 'record_version'
-  /** The store failed or timed out (`storeTimeoutMs`); the cookie is kept: answer 503, not 401. */
+  /**
+   * The store failed or timed out (`storeTimeoutMs`); the cookie is kept: answer 503, not 401.
+   * Also from `rotate`/`update` when the session's record has not reached this location yet (a
+   * login or rotation less than about a minute old, made elsewhere): retry shortly.
+   */
   | 'store_unavailable'
   /**
-   * A stored revocation cutoff (`r:issued_before` or the user's `c:` key) is unreadable or lies in
-   * the future. Sessions needing a refresh are refused, cookies kept, until an operator repairs it
-   * (`revokeIssuedBefore` / `revokeUser` replace an unreadable one).
+   * A stored revocation cutoff (`r:issued_before` or the user's `c:` key) is unreadable (JSON
+   * `null` included) or lies in the future. Sessions needing a refresh are refused, cookies kept,
+   * until an operator repairs it (`revokeIssuedBefore` / `revokeUser` replace an unreadable one).
    */
   | 'corrupt_cutoff';
 
@@ -151,7 +168,13 @@ export type ValidateResult<Data extends Record<string, any> = SessionData> =
   | {
       ok: true;
       session: Session<Data>;
-      /** A new envelope to send as `Set-Cookie` (refreshed or re-signed with the current key); null when the cookie is still good. */
+      /**
+       * A new envelope to send as `Set-Cookie` (refreshed or re-signed with the current key); null
+       * when the cookie is still good. Also null when the envelope had expired but the session's
+       * record has not reached this location yet (it was signed elsewhere less than 60 s + 5 s +
+       * 2 × `storeTimeoutMs` ago, 75 s by default): the session is accepted on its envelope and the
+       * next request asks the store again.
+       */
       setCookie: string | null;
       /**
        * true when the store was consulted: the envelope had expired or was signed by a previous
@@ -180,8 +203,9 @@ export interface StoreUnavailable {
 export type CreateResult<Data extends Record<string, any> = SessionData> = Issued<Data> | StoreUnavailable;
 
 /**
- * `rotate` or `update` was refused (no valid session on the request, or the store failed before
- * the new session was stored: the old session is untouched and still valid). `setCookie` is the
+ * `rotate` or `update` was refused (no valid session on the request; or the store failed, or the
+ * session's record has not reached this location yet, before the new session was stored: then the
+ * old session is untouched and still valid, reason `store_unavailable`). `setCookie` is the
  * clearing cookie when the request's cookie is dead, else null.
  */
 export interface RotateRefused extends Refused {
@@ -192,8 +216,10 @@ export interface RotateRefused extends Refused {
 /**
  * `rotate` or `update` stored the new session but failed to retire the old one, which may still
  * be accepted by other isolates until its record expires: not a success. Send `setCookie` anyway
- * (the user keeps a session; this isolate already refuses the old cookie), answer 503, and retire
- * the old session with `revokeSession(previousHandle)` when the store is back.
+ * (the user keeps a session; this isolate keeps refusing the old cookie) and answer 503. Do not
+ * call `revokeSession(previousHandle)` to finish the job: the old and the new session are
+ * generations of one login, so it ends both and logs the user out. A logout (`destroy`) with either
+ * cookie ends both anyway.
  */
 export interface RotateIncomplete<Data extends Record<string, any> = SessionData> {
   ok: false;
@@ -213,9 +239,10 @@ export type RotateResult<Data extends Record<string, any> = SessionData> =
   | RotateIncomplete<Data>;
 
 /**
- * Result of `destroy`. `setCookie` is always the clearing cookie: send it. `ok: false` means the
- * server-side logout was not stored: this isolate refuses the session already, others may accept
- * it until the store is back; answer 503 and let the user retry (a retry writes it).
+ * Result of `destroy`. `setCookie` is always the clearing cookie: send it. `ok: true`: the login is
+ * ended, every rotation of it included. `ok: false` means the server-side logout was not (fully)
+ * stored: this isolate refuses the login already, others may accept it until the store is back;
+ * answer 503 and let the user retry (a retry writes it).
  */
 export type DestroyResult =
   | { ok: true; setCookie: string; reason?: undefined }
@@ -256,8 +283,10 @@ export interface StoreListResult {
 
 /**
  * Anything with the shape of a Workers KV namespace: a `KVNamespace` binding works as is. Keys
- * written: `s:<hash>` (record), `u:<hash>:<hash>` (user index), `t:<hash>:<hash>` (last seen),
- * `c:<hash>` (per-user cutoff) and `r:issued_before` (global cutoff); never a session ID or user id.
+ * written: `s:<hash>` (record), `l:<hash>:<id>` (tombstone of an ended login, under the user's
+ * hash; the id is 16 random bytes drawn at login, unrelated to the session ID), `u:<hash>:<hash>`
+ * (user index), `t:<hash>:<hash>` (last seen), `c:<hash>` (per-user cutoff) and `r:issued_before`
+ * (global cutoff); never a session ID or user id.
  */
 export interface SessionStore {
   get(key: string, type: 'text'): Promise<string | null>;
@@ -284,19 +313,20 @@ export type SessionEvent =
   | { type: 'rotated'; userId: string; handle: string; previousHandle: string; at: number }
   /** `rotate` or `update` stored `handle` but could not retire `previousHandle` (see `RotateIncomplete`). */
   | { type: 'rotate_failed'; userId: string; handle: string; previousHandle: string; at: number }
-  /** A logout (`destroy`, or `create` over an existing session) was stored. */
+  /** A logout (`destroy`, or `create` over an existing session) was stored: the login, every rotation of it included, is ended. */
   | { type: 'destroyed'; userId: string; handle: string; at: number }
-  /** A logout could not be stored; this isolate refuses the session regardless. */
+  /** A logout could not be stored; this isolate refuses the login regardless. */
   | { type: 'destroy_failed'; userId: string; handle: string; at: number }
-  /** `revokeSession`. */
+  /** `revokeSession`: the login `handle` belongs to is ended, every rotation of it included. */
   | { type: 'revoked'; scope: 'session'; userId: string; handle: string; at: number }
   /** `revokeUser`. */
   | { type: 'revoked'; scope: 'user'; userId: string; at: number }
-  /** `revokeIssuedBefore`; `issuedBefore` is the cutoff now stored (never lower than before). */
+  /** `revokeIssuedBefore`; `issuedBefore` is the cutoff now in force in this isolate (never lower than before). */
   | { type: 'revoked'; scope: 'issued_before'; issuedBefore: number; at: number }
   /**
-   * This isolate's in-memory revocations (10,000 sessions, 10,000 users) were full: it now reads
-   * the store on every request until the evicted entry would have expired. Nothing is forgotten.
+   * This isolate's in-memory revocations (10,000 session IDs, 10,000 logins, 10,000 users) were
+   * full: it now reads the store on every request until the evicted entry would have expired.
+   * Nothing is forgotten.
    */
   | { type: 'revocations_full'; at: number }
   /** `revokeIssuedBefore` found an unreadable global cutoff and replaced it. */
@@ -352,14 +382,18 @@ export interface SessionManagerOptions {
   };
   /**
    * Consult the store on every request, even with a fresh cookie (default false): revocation as
-   * fast as KV propagates, at three KV reads per request.
+   * fast as KV propagates, at four KV reads per request.
    */
   strict?: boolean;
   /** Audit hook, called synchronously; errors it throws are swallowed. */
   onEvent?: (event: SessionEvent) => void;
   /** Clock in unix ms (default `Date.now`); for tests. */
   now?: () => number;
-  /** Milliseconds a store call may take before it counts as `store_unavailable` (default 5000, 1 to 60000). */
+  /**
+   * Milliseconds a store call may take before it counts as `store_unavailable` (default 5000, 1 to
+   * 60000). Twice this is also how late a new session's record may land after its cookie was
+   * signed: a record missing elsewhere counts as not there yet for 60 s + 5 s + 2 × this.
+   */
   storeTimeoutMs?: number;
   /**
    * @deprecated Accepted and ignored: the global `revokeIssuedBefore` cutoff is now read at every
@@ -405,15 +439,21 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
 
   /**
    * Checks the request's session cookie. No store access while the envelope is fresh (default
-   * 60 s); otherwise three parallel reads, a new envelope, and a last-seen write at most once per
-   * `idleTimeout / 10`. Never throws for a bad cookie or a store failure: those are refusals.
+   * 60 s); otherwise four parallel reads, a new envelope, and a last-seen write at most once per
+   * `idleTimeout / 10`. A session refused from the store (logged out, revoked, rotated, not found)
+   * is remembered: this isolate then refuses it without reading, even with a fresh envelope. A
+   * session signed elsewhere so recently that its record is not visible here yet is accepted on
+   * its envelope, without a new cookie. Never throws for a bad cookie or a store failure: those
+   * are refusals.
    */
   validate(request: RequestLike): Promise<ValidateResult<Data>>;
 
   /**
-   * Gives the request's session a new ID, keeping user, data, `createdAt` and the absolute
-   * deadline (use it on privilege changes). The old cookie is refused afterwards: here at once,
-   * elsewhere at its next refresh. See `RotateResult` for the two failure shapes.
+   * Gives the request's session a new ID, keeping user, data, `createdAt`, the absolute deadline
+   * and its login (a logout of any generation ends them all); use it on privilege changes. The old
+   * cookie is refused afterwards: here at once, elsewhere at its next refresh. Answers
+   * `store_unavailable` (cookie kept) when the session's record has not reached this location yet.
+   * See `RotateResult` for the two failure shapes.
    */
   rotate(request: RequestLike): Promise<RotateResult<Data>>;
 
@@ -426,21 +466,25 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
   update(request: RequestLike, data: Data | null): Promise<RotateResult<Data>>;
 
   /**
-   * Logs out: tombstones the session's record server-side; this isolate refuses it at once.
-   * Idempotent, and fine without a session. Always answers with the clearing cookie; `ok: false`
-   * when the store write failed (see `DestroyResult`).
+   * Logs out: tombstones the session's record and its login server-side, so the session and every
+   * rotation of it (also one another isolate makes from a not yet updated record) are refused:
+   * in this isolate at once, elsewhere from their next refresh. Idempotent, and fine without a
+   * session. Always answers with the clearing cookie; `ok: false` when a store write failed (see
+   * `DestroyResult`).
    */
   destroy(request: RequestLike): Promise<DestroyResult>;
 
   /**
-   * A user's live sessions, newest first (two KV listings; KV listings can lag writes by up to
-   * 60 s). Rejects with `SessionStoreError` when the store fails.
+   * A user's live sessions, newest first (three KV listings: the user's sessions, their last-seen
+   * times and their ended logins, so a login ended through any of its generations is left out; KV
+   * listings can lag writes by up to 60 s). Rejects with `SessionStoreError` when the store fails.
    */
   listSessions(userId: string): Promise<SessionInfo[]>;
 
   /**
-   * Revokes one session by handle; with `userId`, only if it is that user's. Resolves false when
-   * there is no such live session. Rejects with `SessionStoreError` when a read or write failed.
+   * Revokes one session by handle, like a logout: its whole login, every rotation of it included.
+   * With `userId`, only if it is that user's. Resolves false when there is no such live session.
+   * Rejects with `SessionStoreError` when a read or write failed.
    */
   revokeSession(handle: string, userId?: string): Promise<boolean>;
 
@@ -448,12 +492,17 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
    * Revokes every session of `userId` created up to now, including any a listing misses (a
    * per-user cutoff is written first and read at every refresh). Resolves how many listed
    * sessions were ended. Rejects with `SessionStoreError` when any read or write failed.
+   * `revokeUser` and `revokeIssuedBefore` calls on one manager run one at a time. KV has no
+   * compare-and-swap: two isolates writing one cutoff at once can lower it (last write wins), so
+   * issue revocations from one place.
    */
   revokeUser(userId: string): Promise<number>;
 
   /**
    * Revokes every session created before `issuedBefore` (whole unix ms, at most now + 5 s): in
-   * this isolate at once, elsewhere at their next refresh. The stored cutoff only ever rises.
+   * this isolate at once, elsewhere at their next refresh. The stored cutoff is written only to
+   * raise it, and calls on one manager run one at a time (with `revokeUser`); issue them from one
+   * place, as two isolates writing at once can still lower it (KV has no compare-and-swap).
    * Rejects with `SessionConfigError` `invalid_time` for a bad time, `SessionStoreError` when the
    * store failed.
    */

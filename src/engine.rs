@@ -172,7 +172,7 @@ impl Pending {
 pub struct Fetched<'a, S: ?Sized> {
     /// `s:<handle>`.
     pub record: Option<&'a S>,
-    /// `l:<lineage>`.
+    /// `l:<user hash>:<lineage>`.
     pub lineage: Option<&'a S>,
     /// `c:<user hash>`.
     pub user_cutoff: Option<&'a S>,

@@ -74,7 +74,8 @@ impl Policy {
         Ok(policy)
     }
 
-    /// Checks the invariants: 1 s <= envelope < idle <= absolute <= 400 days, touch < idle.
+    /// Checks the invariants: 1 s <= envelope < idle <= absolute <= 400 days, touch < idle,
+    /// clock skew <= 60 s, write grace <= 120 s.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.envelope_ttl_ms < SECOND {
             return Err(ConfigError::InvalidTimeouts(

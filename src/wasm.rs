@@ -543,8 +543,8 @@ impl JsEngine {
             .map_err(|e| config_error(&e))
     }
 
-    /// A user's live sessions from two listings (`names`/`metadata` pairs of the index and
-    /// last-seen prefixes), newest first.
+    /// A user's live sessions from three listings (`names`/`metadata` pairs of the index and
+    /// last-seen prefixes, and the key names under the ended-logins prefix), newest first.
     #[wasm_bindgen(js_name = listSessions)]
     // Three listings as parallel arrays: plain arrays cross the boundary without a serde pass.
     #[allow(clippy::too_many_arguments)]

@@ -529,3 +529,113 @@ fn revoke_issued_before_cutoff_is_exclusive() {
     );
     expect_valid(engine.validate(Some(&at), cutoff));
 }
+
+/// The "record not visible here yet" window: an envelope whose record is absent is accepted
+/// (unsigned) until `issued_at + P + S + write grace` exclusive, then `session_not_found`. With
+/// the defaults: 60 s + 5 s + 10 s = 75 s.
+#[test]
+fn not_visible_yet_window_with_the_default_write_grace() {
+    let engine = engine();
+    let policy = *engine.policy();
+    assert_eq!(
+        (policy.clock_skew_ms, policy.write_grace_ms),
+        (5_000, 10_000)
+    );
+    let t = T0 + 1_000_000;
+    let (issued, cookie) = login(&engine, "alice", t);
+    let end = t + edge_session::KV_PROPAGATION_MS + policy.clock_skew_ms + policy.write_grace_ms;
+    assert_eq!(end, t + 75_000);
+    for at in [t + 60_000, t + 65_000, end - 1] {
+        let pending = expect_pending(engine.validate(Some(&cookie), at));
+        let r = engine.clone().resume(&pending, &nothing(), at).unwrap();
+        assert_eq!(r.session, issued.session, "at +{}", at - t);
+        assert_eq!(r.set_cookie, None);
+        assert!(r.effects.is_empty());
+        assert_eq!(
+            engine
+                .clone()
+                .rotate(&pending, &nothing(), edge_session::DataChange::Keep, at)
+                .map(|_| ()),
+            Err(RejectReason::StoreUnavailable)
+        );
+    }
+    for at in [end, end + 1] {
+        let pending = expect_pending(engine.validate(Some(&cookie), at));
+        assert_eq!(
+            engine.clone().resume(&pending, &nothing(), at),
+            Err(RejectReason::SessionNotFound),
+            "at +{}",
+            at - t
+        );
+        assert_eq!(
+            engine
+                .clone()
+                .rotate(&pending, &nothing(), edge_session::DataChange::Keep, at)
+                .map(|_| ()),
+            Err(RejectReason::SessionNotFound)
+        );
+    }
+}
+
+/// The same window with a custom write grace, to the millisecond.
+#[test]
+fn not_visible_yet_window_with_a_custom_write_grace() {
+    let t = T0 + 1_000_000;
+    for grace in [0, 1, 2_000, 33_333, 120_000] {
+        let engine = engine_policy(Policy {
+            write_grace_ms: grace,
+            ..Policy::default()
+        });
+        let (_, cookie) = login(&engine, "alice", t);
+        let end = t + 65_000 + grace;
+        let pending = expect_pending(engine.validate(Some(&cookie), end - 1));
+        assert!(
+            engine.clone().resume(&pending, &nothing(), end - 1).is_ok(),
+            "grace {grace}"
+        );
+        let pending = expect_pending(engine.validate(Some(&cookie), end));
+        assert_eq!(
+            engine.clone().resume(&pending, &nothing(), end),
+            Err(RejectReason::SessionNotFound),
+            "grace {grace}"
+        );
+    }
+}
+
+/// `Policy::check` refuses a write grace over 120 s (twice the largest `storeTimeoutMs`).
+#[test]
+fn write_grace_is_at_most_120_seconds() {
+    for (grace, ok) in [
+        (0, true),
+        (10_000, true),
+        (120_000, true),
+        (120_001, false),
+        (3_600_000, false),
+        (u64::MAX, false),
+    ] {
+        let policy = Policy {
+            write_grace_ms: grace,
+            ..Policy::default()
+        };
+        match policy.check() {
+            Ok(()) => assert!(ok, "{grace} accepted"),
+            Err(err) => {
+                assert!(!ok, "{grace} refused: {err}");
+                assert_eq!(err.code(), "invalid_timeouts");
+                assert!(err.to_string().contains("write grace"), "{err}");
+                assert!(err.to_string().contains("120 seconds"), "{err}");
+                let built = Engine::new(
+                    ring(&ring_k1()),
+                    policy,
+                    edge_session::CookieConfig::default(),
+                );
+                assert_eq!(built.err(), Some(err));
+            }
+        }
+    }
+    // Policy::new keeps the default grace.
+    assert_eq!(
+        Policy::new(1_000, 3_000, 10_000).unwrap().write_grace_ms,
+        10_000
+    );
+}

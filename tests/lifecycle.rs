@@ -12,9 +12,9 @@ mod common;
 
 use common::*;
 use edge_session::{
-    touch_prefix, user_cutoff_key, ConfigError, DataChange, Decision, Ended, Fetched, IndexEntry,
-    Policy, RecordState, RejectReason, SessionHandle, SessionId, Tombstone, Touch, Value,
-    GLOBAL_CUTOFF_KEY, STORE_VERSION,
+    lineage_prefix, touch_prefix, user_cutoff_key, ConfigError, DataChange, Decision, Ended,
+    Fetched, IndexEntry, Policy, RecordState, RejectReason, SessionHandle, SessionId, Tombstone,
+    Touch, Value, GLOBAL_CUTOFF_KEY, STORE_VERSION,
 };
 
 /// 12 hours, the default absolute lifetime, in KV TTL seconds.
@@ -51,6 +51,7 @@ fn issue_validate_expire_resume() {
     assert_eq!(index_put.key, index_key);
     let entry = IndexEntry {
         v: STORE_VERSION,
+        lineage: record.lineage,
         created_at: T0,
         absolute_deadline: T0 + 43_200_000,
         user_agent: "TestAgent/1.0".to_owned(),
@@ -82,20 +83,30 @@ fn issue_validate_expire_resume() {
         pending.reads(),
         [
             handle.storage_key(),
-            pending.lineage().storage_key(),
+            pending.lineage().storage_key("alice"),
             user_cutoff_key("alice"),
             GLOBAL_CUTOFF_KEY.to_owned()
         ]
     );
     assert_eq!(GLOBAL_CUTOFF_KEY, "r:issued_before");
-    assert!(pending.reads()[1].starts_with("l:"));
+    assert!(pending.reads()[1].starts_with(&engine.lineage_prefix("alice")));
     assert!(pending.reads()[2].starts_with("c:"));
     assert_eq!(pending.reads()[2], engine.user_cutoff_key("alice"));
     // The lineage is the record's, as base64url of 16 bytes.
     let lineage = record_of(&issued).lineage;
     assert_eq!(pending.lineage(), &lineage);
-    assert_eq!(pending.reads()[1], format!("l:{}", lineage.text()));
-    assert_eq!(pending.reads()[1].len(), 2 + 22);
+    assert_eq!(
+        pending.reads()[1],
+        format!("{}{}", lineage_prefix("alice"), lineage.text())
+    );
+    // `l:` + the user's hash (43) + `:` + the lineage (22).
+    assert_eq!(pending.reads()[1].len(), 2 + 43 + 1 + 22);
+    assert_eq!(lineage_prefix("alice").len(), 2 + 43 + 1);
+    assert_eq!(
+        &lineage_prefix("alice")[2..45],
+        &user_cutoff_key("alice")[2..],
+        "the same user hash as the cutoff key"
+    );
     assert_eq!(pending.handle(), &handle);
     assert_eq!(pending.user_id(), "alice");
     assert_eq!(pending.session(), issued.session);
@@ -387,8 +398,9 @@ fn destroy() {
     let (effects, overflowed) = engine.destroy(&pending, t);
     assert!(!overflowed);
     // The record and the login (lineage) are both tombstoned, until the absolute deadline.
-    let lineage = pending.lineage().storage_key();
-    assert_eq!(lineage, record_of(&issued).lineage.storage_key());
+    let lineage = pending.lineage().storage_key("alice");
+    assert_eq!(lineage, record_of(&issued).lineage.storage_key("alice"));
+    assert!(lineage.starts_with(&engine.lineage_prefix("alice")));
     assert_eq!(
         effects.puts.iter().map(|p| &p.key).collect::<Vec<_>>(),
         [&handle.storage_key(), &lineage]
@@ -453,9 +465,10 @@ fn destroy() {
         );
     }
     // Once both tombstones have expired from KV (and past the window in which a record may
-    // not have arrived yet), nothing is found.
+    // not have arrived yet: P + S + write grace = 75 s after the envelope was signed at T0),
+    // nothing is found.
     assert_eq!(
-        engine_ring(&ring_k1()).resume(&pending, &nothing(), T0 + 65_000),
+        engine_ring(&ring_k1()).resume(&pending, &nothing(), T0 + 75_000),
         Err(RejectReason::SessionNotFound)
     );
 }
@@ -466,7 +479,10 @@ fn records_that_do_not_fit_are_refused() {
     let (issued, cookie) = login(&engine, "alice", T0);
     let good = record_json(&issued);
     // Past the window in which an absent record may just not have arrived yet (issued at T0).
-    let window = edge_session::KV_PROPAGATION_MS + engine.policy().clock_skew_ms;
+    let window = edge_session::KV_PROPAGATION_MS
+        + engine.policy().clock_skew_ms
+        + engine.policy().write_grace_ms;
+    assert_eq!(window, 75_000);
     let now = T0 + window;
     let (bob, _) = login(&engine, "bob", T0);
     let (later, _) = login(&engine, "alice", T0 + 1);
@@ -730,12 +746,7 @@ fn list_sessions_shows_indexed_sessions_newest_first() {
     let (bob, _) = login(&engine, "bob", T0 + 20);
     store.apply(&bob.effects);
 
-    let list = |engine: &edge_session::Engine, store: &Store, now: u64| {
-        let index = store.list(&engine.user_index_prefix("alice"));
-        let touches = store.list(&engine.touch_prefix("alice"));
-        engine.list_sessions("alice", &borrowed(&index), &borrowed(&touches), now)
-    };
-    let sessions = list(&engine, &store, T0 + 30);
+    let sessions = list(&engine, &store, "alice", T0 + 30);
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions[0].handle, chrome.session.handle.as_str());
     assert_eq!(sessions[0].user_agent, "Chrome");
@@ -748,7 +759,7 @@ fn list_sessions_shows_indexed_sessions_newest_first() {
     // A refresh that crosses a touch interval shows up as the last-seen time.
     let later = T0 + 200_000;
     request(&mut engine, &mut store, &first_cookie, later).unwrap();
-    let sessions = list(&engine, &store, later);
+    let sessions = list(&engine, &store, "alice", later);
     assert_eq!(sessions[1].last_seen_at, later);
     assert_eq!(sessions[0].last_seen_at, T0 + 10);
 
@@ -764,19 +775,230 @@ fn list_sessions_shows_indexed_sessions_newest_first() {
         first.session.handle.touch_key("alice"),
         r#"{"v":2,"last_seen_at":1}"#.to_owned(),
     );
-    let sessions = list(&engine, &store, later);
+    let sessions = list(&engine, &store, "alice", later);
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].handle, chrome.session.handle.as_str());
 
     // Expired entries (KV deletes them lazily) are not shown.
-    assert!(list(&engine, &store, T0 + 10 + 43_200_000).is_empty());
+    assert!(list(&engine, &store, "alice", T0 + 10 + 43_200_000).is_empty());
     // Garbage names and metadata are skipped.
     let garbage: [(&str, Option<&str>); 3] = [
         ("u:junk", Some("{}")),
         (&chrome.session.handle.index_key("alice"), Some("not json")),
         (&chrome.session.handle.index_key("alice"), None),
     ];
-    assert!(engine.list_sessions("alice", &garbage, &[], T0).is_empty());
+    assert!(engine
+        .list_sessions("alice", &garbage, &[], &[], T0)
+        .is_empty());
+}
+
+/// A devices list as a host builds it: the three listings of `user`'s prefixes (index, last
+/// seen, ended logins: only the names of the last).
+fn list(
+    engine: &edge_session::Engine,
+    store: &Store,
+    user: &str,
+    now: u64,
+) -> Vec<edge_session::SessionInfo> {
+    let index = store.list(&engine.user_index_prefix(user));
+    let touches = store.list(&engine.touch_prefix(user));
+    let ended = store.list(&engine.lineage_prefix(user));
+    let ended: Vec<&str> = ended.iter().map(|(name, _)| name.as_str()).collect();
+    engine.list_sessions(user, &borrowed(&index), &borrowed(&touches), &ended, now)
+}
+
+/// The handles a listing shows, in its order.
+fn handles(sessions: &[edge_session::SessionInfo]) -> Vec<&str> {
+    sessions.iter().map(|s| s.handle.as_str()).collect()
+}
+
+/// Rotates the session on `cookie` at `now` from `view` (what this location's store shows),
+/// writing the rotation's effects to `store` (where they land), and returns the new session and
+/// cookie.
+fn rotate_in(
+    engine: &mut edge_session::Engine,
+    view: &Store,
+    store: &mut Store,
+    cookie: &str,
+    now: u64,
+) -> (edge_session::Issued, String) {
+    let pending = engine.authenticate(Some(cookie), now).unwrap();
+    let rotation = engine
+        .rotate(&pending, &view.fetched(&pending), DataChange::Keep, now)
+        .unwrap();
+    store.apply(&rotation.issued.effects);
+    engine.remember_ended(&rotation.previous, Ended::Rotated, now);
+    store.apply(&rotation.retire);
+    let cookie = pair(&rotation.issued.set_cookie);
+    (rotation.issued, cookie)
+}
+
+/// A logout through an older generation's cookie ends the whole login: the current
+/// generation's index entry is still stored (the logout only knew the old handle), but the
+/// listing leaves it out because its login's `l:` tombstone is listed. Another login of the same
+/// user is still shown.
+#[test]
+fn list_sessions_leaves_out_a_login_ended_through_an_older_generation() {
+    let mut engine = engine();
+    let mut store = Store::default();
+    let (phone, old_cookie) = login(&engine, "alice", T0);
+    store.apply(&phone.effects);
+    let (laptop, laptop_cookie) = login(&engine, "alice", T0 + 1);
+    store.apply(&laptop.effects);
+    let (bob, _) = login(&engine, "bob", T0 + 2);
+    store.apply(&bob.effects);
+
+    // The phone's session is rotated twice (generation 2); the old cookie stays in a jar (a
+    // second tab, a backup) that still holds generation 0.
+    let view = Store {
+        values: store.values.clone(),
+        metadata: store.metadata.clone(),
+        ttls: store.ttls.clone(),
+    };
+    let (gen1, gen1_cookie) = rotate_in(&mut engine, &view, &mut store, &old_cookie, T0 + 10);
+    let view = Store {
+        values: store.values.clone(),
+        metadata: store.metadata.clone(),
+        ttls: store.ttls.clone(),
+    };
+    let (gen2, gen2_cookie) = rotate_in(&mut engine, &view, &mut store, &gen1_cookie, T0 + 20);
+    assert_eq!(gen1.session.generation, 1);
+    assert_eq!(gen2.session.generation, 2);
+    assert_eq!(
+        handles(&list(&engine, &store, "alice", T0 + 30)),
+        [laptop.session.handle.as_str(), gen2.session.handle.as_str()]
+    );
+
+    // Logout with the generation-0 cookie, in an isolate that has never seen the rotations
+    // (identify: the envelope is authentic; a logout needs no record).
+    let mut elsewhere = engine_ring(&ring_k1());
+    let t = T0 + 40;
+    let pending = elsewhere.identify(Some(&old_cookie), t).unwrap();
+    assert_eq!(pending.handle(), &phone.session.handle);
+    let (effects, _) = elsewhere.destroy(&pending, t);
+    store.apply(&effects);
+    // It could delete only generation 0's keys: generation 2's index entry is still stored...
+    assert!(store.get(&gen2.session.handle.index_key("alice")).is_some());
+    // ...next to the login's tombstone, under alice's ended-logins prefix.
+    let ended = store.list(&engine.lineage_prefix("alice"));
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].0, record_of(&phone).lineage.storage_key("alice"));
+    assert_eq!(record_of(&gen2).lineage, record_of(&phone).lineage);
+    assert!(store.list(&engine.lineage_prefix("bob")).is_empty());
+
+    // The listing leaves the ended login out (every generation of it); the laptop stays.
+    let sessions = list(&engine, &store, "alice", t);
+    assert_eq!(handles(&sessions), [laptop.session.handle.as_str()]);
+    assert_eq!(sessions[0].created_at, T0 + 1);
+    // bob's listing is untouched.
+    assert_eq!(
+        handles(&list(&engine, &store, "bob", t)),
+        [bob.session.handle.as_str()]
+    );
+    // And the listing agrees with what a refresh decides: generation 2 is refused wherever its
+    // envelope is next judged by the store; the laptop lives on.
+    let mut other = engine_ring(&ring_k1());
+    let later = T0 + 20 + 60_000;
+    assert_eq!(
+        request(&mut other, &mut store, &gen2_cookie, later),
+        Err(RejectReason::Revoked)
+    );
+    request(&mut other, &mut store, &laptop_cookie, later).unwrap();
+
+    // The tombstones' names are matched exactly under alice's prefix: the same lineage text
+    // under bob's prefix, bare, or with junk around it hides nothing.
+    let lineage = record_of(&phone).lineage.text();
+    let index = store.list(&engine.user_index_prefix("alice"));
+    let bob_prefix = engine.lineage_prefix("bob");
+    let alice_prefix = engine.lineage_prefix("alice");
+    let foreign = [
+        format!("{bob_prefix}{lineage}"),
+        lineage.clone(),
+        format!("l:{lineage}"),
+        format!("{alice_prefix}{lineage}x"),
+        format!("{alice_prefix}x{lineage}"),
+        alice_prefix.clone(),
+    ];
+    let foreign: Vec<&str> = foreign.iter().map(String::as_str).collect();
+    let shown = engine.list_sessions::<str>("alice", &borrowed(&index), &[], &foreign, t);
+    assert_eq!(
+        handles(&shown),
+        [laptop.session.handle.as_str(), gen2.session.handle.as_str()]
+    );
+}
+
+/// A rotation made from a stale record after a logout (KV had not yet shown the logout in that
+/// location) writes a descendant with a fresh handle and index entry that the logout never
+/// named. The login's `l:` tombstone keeps it out of the listing, as it keeps it out of every
+/// refresh; another login of the same user is still listed.
+#[test]
+fn list_sessions_leaves_out_a_descendant_made_from_a_stale_record_after_logout() {
+    let mut store = Store::default();
+    let mut here = engine();
+    let mut far = engine_ring(&ring_k1());
+    let (login_a, cookie_a) = login(&here, "alice", T0);
+    store.apply(&login_a.effects);
+    let (login_b, _) = login(&here, "alice", T0 + 5);
+    store.apply(&login_b.effects);
+    // What the far location still shows after the logout below: the live record.
+    let stale = Store {
+        values: store.values.clone(),
+        metadata: store.metadata.clone(),
+        ttls: store.ttls.clone(),
+    };
+
+    // Logout here.
+    let t = T0 + 1_000;
+    let pending = here.authenticate(Some(&cookie_a), t).unwrap();
+    let (effects, _) = here.destroy(&pending, t);
+    store.apply(&effects);
+    assert_eq!(
+        handles(&list(&here, &store, "alice", t)),
+        [login_b.session.handle.as_str()]
+    );
+
+    // The far location rotates the logged-out cookie from its stale view; its writes land after
+    // the logout's.
+    let (descendant, descendant_cookie) = rotate_in(&mut far, &stale, &mut store, &cookie_a, t + 1);
+    assert_eq!(descendant.session.generation, 1);
+    assert_ne!(descendant.session.handle, login_a.session.handle);
+    assert_eq!(record_of(&descendant).lineage, record_of(&login_a).lineage);
+    // Its index entry is stored (nothing names it to delete)...
+    let index = store.list(&here.user_index_prefix("alice"));
+    assert_eq!(index.len(), 2);
+    assert!(store
+        .get(&descendant.session.handle.index_key("alice"))
+        .is_some());
+    // ...and carries the login's lineage, which the listing finds among the ended logins.
+    let entry =
+        IndexEntry::decode(store.metadata[&descendant.session.handle.index_key("alice")].as_str())
+            .unwrap();
+    assert_eq!(entry.lineage, record_of(&login_a).lineage);
+    for now in [t + 1, t + 60_000, T0 + 43_199_999] {
+        assert_eq!(
+            handles(&list(&here, &store, "alice", now)),
+            [login_b.session.handle.as_str()],
+            "at {now}"
+        );
+    }
+    // Without the ended-logins listing the descendant would show (what the fourth listing is
+    // for).
+    let touches = store.list(&here.touch_prefix("alice"));
+    let unfiltered =
+        here.list_sessions("alice", &borrowed(&index), &borrowed(&touches), &[], t + 1);
+    assert_eq!(
+        handles(&unfiltered),
+        [
+            login_b.session.handle.as_str(),
+            descendant.session.handle.as_str()
+        ]
+    );
+    // The descendant is refused at its next refresh anywhere (the l: tombstone).
+    let mut third = engine_ring(&ring_k1());
+    assert_eq!(
+        request(&mut third, &mut store, &descendant_cookie, t + 1 + 60_000),
+        Err(RejectReason::Revoked)
+    );
 }
 
 #[test]
@@ -861,7 +1083,7 @@ fn revoke_handle() {
         effects.puts.iter().map(|p| &p.key).collect::<Vec<_>>(),
         [
             &handle.storage_key(),
-            &record_of(&issued).lineage.storage_key()
+            &record_of(&issued).lineage.storage_key("alice")
         ]
     );
     for put in &effects.puts {
@@ -978,6 +1200,7 @@ fn user_agent_is_summarised() {
         issued.effects.puts[1].value,
         Value::Index(IndexEntry {
             v: STORE_VERSION,
+            lineage: record_of(&issued).lineage,
             created_at: T0,
             absolute_deadline: T0 + 43_200_000,
             user_agent: String::new(),

@@ -9,11 +9,12 @@
 //! - The record is written once; refreshes write only a throttled last-seen key; endings are
 //!   tombstones; cutoffs are read on every refresh, never lowered, and fail closed (keeping the
 //!   cookie) when unreadable.
-//! - A logout ends the login: every login draws a lineage kept by its rotations, and `l:<lineage>`
-//!   is tombstoned too, so a rotation a lagging location made from a stale record is refused.
-//! - A record not visible yet (younger than KV's propagation delay plus the skew) is not a
-//!   logout; refusals learnt from the store are remembered; the global cutoff is written only to
-//!   raise it.
+//! - A logout ends the login: every login draws a lineage kept by its rotations, and
+//!   `l:<user hash>:<lineage>` is tombstoned too, so a rotation a lagging location made from a
+//!   stale record is refused.
+//! - A record not visible yet (its envelope signed less than KV's propagation delay plus the
+//!   skew plus the write grace ago) is not a logout; refusals learnt from the store are
+//!   remembered; the global cutoff is written only to raise it.
 //! - The in-memory revocation list goes strict rather than forgetting when it is full.
 //! - Secrets are base64url text decoded to at least 32 bytes.
 
@@ -71,7 +72,7 @@ fn a_previous_key_envelope_needs_the_record_and_resume_re_signs_it_with_the_curr
         pending.reads(),
         [
             issued.session.handle.storage_key(),
-            pending.lineage().storage_key(),
+            pending.lineage().storage_key("alice"),
             user_cutoff_key("alice"),
             GLOBAL_CUTOFF_KEY.to_owned()
         ]
@@ -1019,14 +1020,15 @@ fn rotation_keeps_the_lineage_and_retires_only_the_old_handle() {
     store.apply(&rotation.issued.effects);
     engine.remember_ended(&rotation.previous, Ended::Rotated, t);
     store.apply(&rotation.retire);
-    assert_eq!(store.get(&lineage.storage_key()), None);
+    assert_eq!(store.get(&lineage.storage_key("alice")), None);
+    assert!(store.list(&engine.lineage_prefix("alice")).is_empty());
     let next = pair(&rotation.issued.set_cookie);
     // Both in this isolate and elsewhere the new session lives; the old one is `rotated`.
     expect_valid(engine.validate(Some(&next), t));
     let mut other = engine_ring(&ring_k1());
     let pending = expect_pending(other.validate(Some(&next), t + 60_000));
     assert_eq!(pending.lineage(), &lineage);
-    assert_eq!(pending.reads()[1], lineage.storage_key());
+    assert_eq!(pending.reads()[1], lineage.storage_key("alice"));
     other
         .resume(&pending, &store.fetched(&pending), t + 60_000)
         .unwrap();
@@ -1055,10 +1057,13 @@ fn a_rotation_made_from_a_stale_record_after_a_logout_is_ended_by_the_login_tomb
     let t1 = T0 + 10_000;
     let pending = home.identify(Some(&cookie), t1).unwrap();
     let (ended, _) = home.destroy(&pending, t1);
-    assert!(ended.puts.iter().any(|p| p.key == lineage.storage_key()));
+    assert!(ended
+        .puts
+        .iter()
+        .any(|p| p.key == lineage.storage_key("alice")));
     store.apply(&ended);
     assert_eq!(
-        store.get(&lineage.storage_key()),
+        store.get(&lineage.storage_key("alice")),
         Some(format!(r#"{{"v":2,"ended":"revoked","at":{t1}}}"#).as_str())
     );
 
@@ -1149,18 +1154,24 @@ fn a_rotation_made_from_a_stale_record_after_a_logout_is_ended_by_the_login_tomb
 }
 
 /// Fix 2. A record KV has not shown here yet is not a logout: until the propagation delay plus
-/// the clock skew after the envelope was signed, its absence is accepted on the envelope alone,
-/// without a new envelope or any write; from that millisecond on it is `session_not_found`.
+/// the clock skew plus the write grace (the record's write may land up to a store read and a
+/// store write after its envelope was signed) after the envelope was signed, its absence is
+/// accepted on the envelope alone, without a new envelope or any write; from that millisecond on
+/// it is `session_not_found`.
 #[test]
 fn an_absent_record_is_accepted_unsigned_until_it_could_have_propagated() {
     let engine = engine();
-    let window = edge_session::KV_PROPAGATION_MS + engine.policy().clock_skew_ms;
-    assert_eq!(window, 65_000);
+    assert_eq!(engine.policy().write_grace_ms, 10_000);
+    let window = edge_session::KV_PROPAGATION_MS
+        + engine.policy().clock_skew_ms
+        + engine.policy().write_grace_ms;
+    assert_eq!(window, 75_000);
     let (issued, cookie) = login(&engine, "alice", T0);
     let json = record_json(&issued);
 
-    // The envelope expired at T0 + 60 s, so the store is asked; it shows nothing here yet.
-    for now in [T0 + 60_000, T0 + window - 1] {
+    // The envelope expired at T0 + 60 s, so the store is asked; it shows nothing here yet (the
+    // old boundary, P + S = 65 s, is inside the window now).
+    for now in [T0 + 60_000, T0 + 65_000, T0 + window - 1] {
         let mut isolate = engine.clone();
         let pending = expect_pending(isolate.validate(Some(&cookie), now));
         let r = isolate.resume(&pending, &nothing(), now).unwrap();
@@ -1213,18 +1224,76 @@ fn an_absent_record_is_accepted_unsigned_until_it_could_have_propagated() {
     }
 
     // The window is counted from when the envelope was signed (a later envelope, a later
-    // window) and widens with the clock skew allowance.
-    let skewed = engine_policy(Policy {
-        clock_skew_ms: 30_000,
-        ..Policy::default()
-    });
+    // window) and widens with the clock skew allowance and with the write grace.
     let t = T0 + 100_000;
-    let (_, cookie) = login(&skewed, "carol", t);
-    let end = t + edge_session::KV_PROPAGATION_MS + 30_000;
-    let pending = expect_pending(skewed.validate(Some(&cookie), end - 1));
-    assert!(skewed.clone().resume(&pending, &nothing(), end - 1).is_ok());
+    for (skew, grace, end) in [
+        (30_000, 10_000, t + 100_000),
+        (5_000, 0, t + 65_000),
+        (5_000, 1, t + 65_001),
+        (5_000, 4_000, t + 69_000),
+        (5_000, 120_000, t + 185_000),
+        (0, 0, t + 60_000),
+        (60_000, 120_000, t + 240_000),
+    ] {
+        let policy = Policy {
+            clock_skew_ms: skew,
+            write_grace_ms: grace,
+            ..Policy::default()
+        };
+        let isolate = engine_policy(policy);
+        let (issued, cookie) = login(&isolate, "carol", t);
+        // (authenticate: with no skew and no grace the window's last ms is the envelope's own.)
+        let pending = isolate.authenticate(Some(&cookie), end - 1).unwrap();
+        let r = isolate
+            .clone()
+            .resume(&pending, &nothing(), end - 1)
+            .unwrap();
+        assert_eq!(
+            (r.session, r.set_cookie),
+            (issued.session, None),
+            "skew {skew}, grace {grace}: accepted unsigned at the window's last ms"
+        );
+        assert_eq!(
+            isolate
+                .clone()
+                .rotate(&pending, &nothing(), DataChange::Keep, end - 1)
+                .map(|_| ()),
+            Err(RejectReason::StoreUnavailable),
+            "skew {skew}, grace {grace}"
+        );
+        for at in [end, end + 1] {
+            assert_eq!(
+                isolate.clone().resume(&pending, &nothing(), at),
+                Err(RejectReason::SessionNotFound),
+                "skew {skew}, grace {grace}, at end + {}",
+                at - end
+            );
+            assert_eq!(
+                isolate
+                    .clone()
+                    .rotate(&pending, &nothing(), DataChange::Keep, at)
+                    .map(|_| ()),
+                Err(RejectReason::SessionNotFound),
+                "skew {skew}, grace {grace}"
+            );
+        }
+    }
+    // A refreshed envelope restarts the window from its own signing time.
+    let mut isolate = engine.clone();
+    let mut store = Store::default();
+    let (issued, cookie) = login(&isolate, "erin", T0);
+    store.apply(&issued.effects);
+    let t1 = T0 + 70_000;
+    let (_, refreshed) = request(&mut isolate, &mut store, &cookie, t1).unwrap();
+    assert_ne!(refreshed, cookie);
+    let pending = expect_pending(engine.validate(Some(&refreshed), t1 + 74_999));
+    assert!(engine
+        .clone()
+        .resume(&pending, &nothing(), t1 + 74_999)
+        .is_ok());
+    let pending = expect_pending(engine.validate(Some(&refreshed), t1 + 75_000));
     assert_eq!(
-        skewed.clone().resume(&pending, &nothing(), end),
+        engine.clone().resume(&pending, &nothing(), t1 + 75_000),
         Err(RejectReason::SessionNotFound)
     );
 
@@ -1269,7 +1338,8 @@ type RememberedCase = (
 /// for `revoked`) from then on, for E + S + P.
 #[test]
 fn refusals_learnt_from_the_store_are_remembered() {
-    let now = T0 + 65_000;
+    // Past the not-visible-yet window of an envelope signed at T0 (P + S + write grace).
+    let now = T0 + 75_000;
     let early = cutoff(T0 + 1, T0 + 1_000);
     let cases: [RememberedCase; 6] = [
         (
@@ -1397,7 +1467,7 @@ fn refusals_learnt_from_the_store_are_remembered() {
 /// yet. None is remembered; the next request asks the store again.
 #[test]
 fn other_refusals_are_not_remembered() {
-    let now = T0 + 65_000;
+    let now = T0 + 75_000;
     let engine = engine();
     let (issued, cookie) = login(&engine, "alice", T0);
     let (other, _) = login(&engine, "bob", T0);
@@ -1875,6 +1945,55 @@ fn secrets_are_base64url_of_at_least_32_bytes() {
     assert!(!err.to_string().contains(&base64url::encode(b"hunter2")));
 }
 
+/// The options give the policy a write grace of twice `storeTimeoutMs` (a record's write may land
+/// up to a store read and a store write after its envelope was signed), and the not-visible-yet
+/// window follows it.
+#[test]
+fn options_set_the_write_grace_to_twice_the_store_timeout() {
+    let build = |extra: &str| {
+        let json = format!(r#"{{"keys":"k1:{SECRET_OLD}"{extra}}}"#);
+        Options::from_json(&json).unwrap().build().unwrap()
+    };
+    let (engine, settings) = build("");
+    assert_eq!(settings.store_timeout_ms, 5_000);
+    assert_eq!(engine.policy().write_grace_ms, 10_000);
+    assert_eq!(*engine.policy(), Policy::default());
+    for (store_timeout, grace) in [(1, 2), (2_000, 4_000), (5_000, 10_000), (60_000, 120_000)] {
+        let (engine, settings) = build(&format!(r#","storeTimeoutMs":{store_timeout}"#));
+        assert_eq!(settings.store_timeout_ms, store_timeout);
+        assert_eq!(
+            engine.policy().write_grace_ms,
+            grace,
+            "storeTimeoutMs {store_timeout}"
+        );
+        assert_eq!(engine.policy().check(), Ok(()));
+    }
+    // Other timing options leave it alone.
+    let (engine, _) = build(r#","envelopeTtl":30,"idleTimeout":600,"storeTimeoutMs":2500"#);
+    assert_eq!(engine.policy().write_grace_ms, 5_000);
+    // Above 60000 ms the store timeout itself is refused, so the grace never passes 120 s.
+    let json = format!(r#"{{"keys":"k1:{SECRET_OLD}","storeTimeoutMs":60001}}"#);
+    assert_eq!(
+        Options::from_json(&json)
+            .and_then(Options::build)
+            .map(|_| ())
+            .map_err(|e| e.code()),
+        Err("invalid_options")
+    );
+
+    // The window: P + S + 2 x storeTimeoutMs after the envelope was signed.
+    let (engine, _) = build(r#","storeTimeoutMs":30000"#);
+    let (_, cookie) = login(&engine, "alice", T0);
+    let end = T0 + 60_000 + 5_000 + 60_000;
+    let pending = expect_pending(engine.validate(Some(&cookie), end - 1));
+    assert!(engine.clone().resume(&pending, &nothing(), end - 1).is_ok());
+    let pending = expect_pending(engine.validate(Some(&cookie), end));
+    assert_eq!(
+        engine.clone().resume(&pending, &nothing(), end),
+        Err(RejectReason::SessionNotFound)
+    );
+}
+
 #[test]
 fn options_from_json_build_the_engine_and_refuse_unknown_names() {
     let json = format!(
@@ -1954,7 +2073,8 @@ fn a_previous_key_never_vouches_for_a_session_without_its_record() {
         &claims,
     );
     let cookie = format!("__Host-session={forged}");
-    for at in [now, now + 64_999] {
+    // The window is P + S + write grace = 75 s with the defaults.
+    for at in [now, now + 64_999, now + 65_000, now + 74_999] {
         let pending = expect_pending(engine.validate(Some(&cookie), at));
         assert_eq!(
             engine.resume(&pending, &nothing(), at).map(|_| ()),
@@ -1963,10 +2083,10 @@ fn a_previous_key_never_vouches_for_a_session_without_its_record() {
         );
         assert!(!RejectReason::StoreUnavailable.clears_cookie());
     }
-    let pending = expect_pending(engine.validate(Some(&cookie), now + 65_000));
+    let pending = expect_pending(engine.validate(Some(&cookie), now + 75_000));
     assert_eq!(
         engine
-            .resume(&pending, &nothing(), now + 65_000)
+            .resume(&pending, &nothing(), now + 75_000)
             .map(|_| ()),
         Err(RejectReason::SessionNotFound)
     );

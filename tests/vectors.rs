@@ -15,9 +15,9 @@ use std::collections::HashSet;
 use common::*;
 use edge_session::envelope::{self, Claims};
 use edge_session::{
-    base64url, touch_prefix, user_cutoff_key, user_index_prefix, Cutoff, Ended, IndexEntry,
-    Lineage, Record, RecordState, SessionId, Signer, Tombstone, Touch, Value, GLOBAL_CUTOFF_KEY,
-    HANDLE_LEN, STORE_VERSION, TAG_LEN,
+    base64url, lineage_prefix, touch_prefix, user_cutoff_key, user_index_prefix, Cutoff, Ended,
+    IndexEntry, Lineage, Record, RecordState, SessionId, Signer, Tombstone, Touch, Value,
+    GLOBAL_CUTOFF_KEY, HANDLE_LEN, LINEAGE_LEN, STORE_VERSION, TAG_LEN,
 };
 
 fn hex(text: &str) -> Vec<u8> {
@@ -238,7 +238,30 @@ fn envelope_known_answer() {
     );
     assert_eq!(GLOBAL_CUTOFF_KEY, "r:issued_before");
     assert_eq!(claims.lineage.text(), LINEAGE);
-    assert_eq!(claims.lineage.storage_key(), format!("l:{LINEAGE}"));
+    // The login's tombstone lives under the user: `l:<user hash>:<lineage>`, so listing the
+    // user's `l:` prefix names the logins that have ended.
+    assert_eq!(
+        lineage_prefix("alice@example.com"),
+        format!("l:{USER_HASH}:")
+    );
+    assert_eq!(
+        claims.lineage.storage_key("alice@example.com"),
+        format!("l:{USER_HASH}:{LINEAGE}")
+    );
+    assert_eq!(
+        claims.lineage.storage_key("alice@example.com").len(),
+        2 + 43 + 1 + 22
+    );
+    assert_eq!(LINEAGE.len(), 22);
+    assert_eq!(
+        base64url::decode(LINEAGE).map(|b| b.len()),
+        Some(LINEAGE_LEN)
+    );
+    // Another user's key for the same lineage bytes differs (the prefix is the user's hash).
+    assert_ne!(
+        claims.lineage.storage_key("bob@example.com"),
+        claims.lineage.storage_key("alice@example.com")
+    );
     assert_eq!(Lineage::parse(LINEAGE), Some(claims.lineage));
 
     // The tag is over name_len | name | body, under the derived subkey.
@@ -328,15 +351,41 @@ fn store_values_known_answer() {
         (
             Value::Index(IndexEntry {
                 v: 2,
+                lineage: Lineage::from_bytes([0x22; 16]),
                 created_at: 10,
                 absolute_deadline: 11,
                 user_agent: "UA".to_owned(),
             }),
-            r#"{"v":2,"created_at":10,"absolute_deadline":11,"user_agent":"UA"}"#,
+            // [0x22; 16] in base64url: 0x22 0x22 0x22 -> 001000 100010 001000 100010 = "IiIi",
+            // five times, then 0x22 alone -> 001000 10(0000) = "Ig".
+            r#"{"v":2,"lineage":"IiIiIiIiIiIiIiIiIiIiIg","created_at":10,"absolute_deadline":11,"user_agent":"UA"}"#,
         ),
     ];
     for (value, json) in values {
         assert_eq!(value.to_json(), json);
+    }
+    // The index entry reads back (it is also the `u:` key's metadata, read by listings)...
+    let entry = IndexEntry {
+        v: 2,
+        lineage: Lineage::from_bytes([0x22; 16]),
+        created_at: 10,
+        absolute_deadline: 11,
+        user_agent: "UA".to_owned(),
+    };
+    assert_eq!(
+        IndexEntry::decode(
+            r#"{"v":2,"lineage":"IiIiIiIiIiIiIiIiIiIiIg","created_at":10,"absolute_deadline":11,"user_agent":"UA"}"#
+        ),
+        Some(entry)
+    );
+    // ...but not without its lineage, nor with one that is not 16 bytes of canonical base64url.
+    for bad in [
+        r#"{"v":2,"created_at":10,"absolute_deadline":11,"user_agent":"UA"}"#,
+        r#"{"v":2,"lineage":"IiIiIiIiIiIiIiIiIiIi","created_at":10,"absolute_deadline":11}"#,
+        r#"{"v":2,"lineage":"IiIiIiIiIiIiIiIiIiIiIh","created_at":10,"absolute_deadline":11}"#,
+        r#"{"v":2,"lineage":7,"created_at":10,"absolute_deadline":11}"#,
+    ] {
+        assert_eq!(IndexEntry::decode(bad), None, "{bad}");
     }
 }
 

@@ -2,8 +2,9 @@
 // the package's workerd entry (wasm imported as a module + initSync) and a real local KV.
 //
 // Scenarios share one KV namespace. After each one, this runner checks every key and value it
-// left behind (names are hashes of the shapes below; values are store protocol v2) and then
-// empties the namespace, so no scenario sees another's global cutoff (`r:issued_before`).
+// left behind (names are hashes, or a user hash and a random id, of the shapes below; values are
+// store protocol v2) and then empties the namespace, so no scenario sees another's global cutoff
+// (`r:issued_before`).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,8 +16,10 @@ import { knownIssues, scenarios } from './js/scenarios.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const persist = mkdtempSync(join(tmpdir(), 'edge-session-kv-'));
-const HASH = '[A-Za-z0-9_-]{43}';
-const KEY_NAME = new RegExp(`^(s:${HASH}|u:${HASH}:${HASH}|t:${HASH}:${HASH}|c:${HASH}|r:issued_before)$`);
+const HASH = '[A-Za-z0-9_-]{43}'; // base64url SHA-256
+const LINEAGE = '[A-Za-z0-9_-]{22}'; // base64url of a login's 16 random bytes
+// l: is the tombstone of an ended login, under the user's hash: l:<user hash>:<lineage>.
+const KEY_NAME = new RegExp(`^(s:${HASH}|l:${HASH}:${LINEAGE}|u:${HASH}:${HASH}|t:${HASH}:${HASH}|c:${HASH}|r:issued_before)$`);
 const seenPrefixes = new Set();
 let mf;
 
@@ -55,12 +58,16 @@ async function drain() {
   return entries;
 }
 
-/** Key names are hashes; what the library wrote (record, index, last-seen) is v2 JSON. */
+/**
+ * Key names are hashes (and, under a user hash, a lineage's random id); what the library wrote (record, lineage
+ * tombstone, index, last-seen) is v2 JSON, and a lineage key only ever holds a tombstone.
+ */
 function checkStored(entries) {
   for (const { name, value } of entries) {
     assert.match(name, KEY_NAME);
     seenPrefixes.add(name.slice(0, 2));
-    if (/^[sut]:/.test(name)) assert.equal(JSON.parse(value).v, 2, `${name} holds a v2 value`);
+    if (/^[sltu]:/.test(name)) assert.equal(JSON.parse(value).v, 2, `${name} holds a v2 value`);
+    if (name.startsWith('l:')) assert.deepEqual(Object.keys(JSON.parse(value)).sort(), ['at', 'ended', 'v'], `${name} holds a tombstone`);
   }
 }
 
@@ -93,5 +100,5 @@ for (const name of Object.keys(knownIssues)) {
 }
 
 test('workerd: the real KV held every kind of key, all hashed, never session IDs or envelopes', () => {
-  assert.deepEqual([...seenPrefixes].sort(), ['c:', 'r:', 's:', 't:', 'u:']);
+  assert.deepEqual([...seenPrefixes].sort(), ['c:', 'l:', 'r:', 's:', 't:', 'u:']);
 });
