@@ -387,7 +387,13 @@ export class SessionManager {
     const out = this.#engine.revokeHandle(String(handle), record, owner, now);
     if (!out) return false;
     if (out.overflow) this.#overflowed(now);
-    await this.#apply(out);
+    try {
+      await this.#apply(out);
+    } catch (error) {
+      // The record may still be live: keep refusing the login here for as long as it could live.
+      if (this.#engine.holdEnded(out.lineage, 'revoked', out.until, now)) this.#overflowed(now);
+      throw error;
+    }
     this.#emit({ type: 'revoked', scope: 'session', userId: out.userId, handle: out.handle, at: now });
     return true;
   }
@@ -420,9 +426,11 @@ export class SessionManager {
     if (cutoff.overflow) this.#overflowed(now);
     await this.#apply(cutoff);
     const listed = await this.#list(keys.index);
-    await this.#apply(this.#engine.endListed(user, listed.names, listed.metadata, now));
+    const before = cutoff.puts[0].value.before;
+    const ended = this.#engine.endListed(user, before, listed.names, listed.metadata, now);
+    await this.#apply(ended);
     this.#emit({ type: 'revoked', scope: 'user', userId: user, at: now });
-    return listed.names.length;
+    return ended.puts.length;
   }
 
   /**

@@ -831,11 +831,15 @@ impl Engine {
         (effects, overflowed)
     }
 
-    /// The writes that end each listed session of `user_id` (`(key name, metadata)` pairs from a
-    /// listing of [`user_index_prefix`]); names that are not index keys of this user are skipped.
+    /// The writes that end each listed session of `user_id` created before `before` (the cutoff
+    /// [`revoke_user`](Self::revoke_user) wrote), from `(key name, metadata)` pairs of a listing
+    /// of [`user_index_prefix`]. A login made while the listing ran is left alone; names that are
+    /// not index keys of this user, or whose metadata is unreadable, are skipped (the cutoff
+    /// refuses those sessions anyway: this only tidies the index and gives the reason).
     pub fn end_listed<S: Source + ?Sized>(
         &self,
         user_id: &str,
+        before: u64,
         listed: &[(&str, Option<&S>)],
         now: u64,
     ) -> Effects {
@@ -848,13 +852,21 @@ impl Engine {
             else {
                 continue;
             };
-            let deadline = metadata
-                .and_then(|m| IndexEntry::decode(m))
-                .map_or(now.saturating_add(self.policy.absolute_timeout_ms), |e| {
-                    e.absolute_deadline
-                });
+            let Some(entry) = metadata.and_then(|m| IndexEntry::decode(m)) else {
+                continue;
+            };
+            if entry.created_at >= before {
+                continue;
+            }
             // The user's cutoff already ends every lineage; tombstone the records for the reason.
-            let ending = self.ending(&handle, None, user_id, deadline, Ended::Revoked, now);
+            let ending = self.ending(
+                &handle,
+                None,
+                user_id,
+                entry.absolute_deadline,
+                Ended::Revoked,
+                now,
+            );
             effects.puts.extend(ending.puts);
             effects.deletes.extend(ending.deletes);
         }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::options::{check_names, Options};
-use crate::record::Source;
+use crate::record::{RecordState, Source};
 use crate::{
     ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, Lineage, Pending, Put,
     RejectReason, Session, SessionData, SessionHandle, SessionInfo, GLOBAL_CUTOFF_KEY,
@@ -449,6 +449,11 @@ impl JsEngine {
         now: f64,
     ) -> Result<JsValue, JsValue> {
         let parsed = SessionHandle::parse(handle).map_err(|e| config_error(&e))?;
+        // Its lineage and deadline, for `holdEnded` should the writes fail.
+        let ended = match present(&record).map(RecordState::decode) {
+            Some(Ok(RecordState::Live(r))) => Some((r.lineage.text(), r.absolute_deadline)),
+            _ => None,
+        };
         Ok(
             match self
                 .engine
@@ -457,6 +462,8 @@ impl JsEngine {
                 Some((user_id, effects, overflow)) => to_js(&Writes {
                     handle: Some(handle),
                     user_id: Some(&user_id),
+                    lineage: ended.as_ref().map(|(l, _)| l.clone()),
+                    until: ended.map(|(_, until)| until),
                     overflow,
                     ..Writes::new(&effects)
                 }),
@@ -488,18 +495,20 @@ impl JsEngine {
         })
     }
 
-    /// The writes ending each listed index key of `user_id` (`names[i]` with `metadata[i]`).
+    /// The writes ending each listed index key of `user_id` (`names[i]` with `metadata[i]`)
+    /// created before `before`, the cutoff `revokeUser` wrote.
     #[wasm_bindgen(js_name = endListed)]
     pub fn end_listed(
         &self,
         user_id: &str,
+        before: f64,
         names: Vec<String>,
         metadata: Vec<JsValue>,
         now: f64,
     ) -> JsValue {
-        let effects = self
-            .engine
-            .end_listed(user_id, &pairs(&names, &metadata), ms(now));
+        let effects =
+            self.engine
+                .end_listed(user_id, ms(before), &pairs(&names, &metadata), ms(now));
         to_js(&Writes::new(&effects))
     }
 

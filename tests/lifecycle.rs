@@ -685,7 +685,19 @@ fn end_listed_tombstones_every_listed_session() {
     pairs.push((bob_index.as_str(), None));
     pairs.push(("u:nonsense", None));
     pairs.push(("s:whatever", None));
-    let effects = engine.end_listed("alice", &pairs, t);
+    let before = t + 1;
+    // A login made while the listing ran (at the cutoff or later) is left alone.
+    let (late, late_cookie) = login(&engine, "alice", before);
+    store.apply(&late.effects);
+    let listing_with_late = store.list(&engine.user_index_prefix("alice"));
+    assert_eq!(listing_with_late.len(), 4);
+    let late_only = engine.end_listed("alice", before, &borrowed(&listing_with_late), t);
+    assert_eq!(late_only.puts.len(), 3);
+    assert!(late_only
+        .puts
+        .iter()
+        .all(|p| p.key != late.session.handle.storage_key()));
+    let effects = engine.end_listed("alice", before, &pairs, t);
     assert_eq!(effects.puts.len(), 3);
     assert_eq!(effects.deletes.len(), 6);
     for (session, _) in &cookies {
@@ -708,13 +720,23 @@ fn end_listed_tombstones_every_listed_session() {
         assert!(effects.deletes.contains(&handle.touch_key("alice")));
     }
     store.apply(&effects);
-    assert!(store.list(&engine.user_index_prefix("alice")).is_empty());
+    assert_eq!(
+        store.list(&engine.user_index_prefix("alice")).len(),
+        1,
+        "only the login made after the cutoff stays listed"
+    );
+    let pending = expect_pending(engine.clone().validate(Some(&late_cookie), T0 + 62_000));
+    let fetched = store.fetched(&pending);
+    assert!(engine
+        .clone()
+        .resume(&pending, &fetched, T0 + 62_000)
+        .is_ok());
     assert_eq!(store.list(&engine.user_index_prefix("bob")).len(), 1);
 
-    // Without metadata the TTL falls back to a full absolute lifetime from now.
+    // Without readable metadata an entry is skipped: the cutoff refuses it anyway.
     let name = cookies[0].0.handle.index_key("alice");
-    let effects = engine.end_listed::<str>("alice", &[(name.as_str(), None)], t);
-    assert_eq!(effects.puts[0].expiration_ttl, Some(ABSOLUTE_SECS));
+    let effects = engine.end_listed::<str>("alice", before, &[(name.as_str(), None)], t);
+    assert!(effects.is_empty());
 
     // Every one is refused elsewhere, even without the cutoff (tombstones), and bob is not.
     let mut other = engine_ring(&ring_k1());

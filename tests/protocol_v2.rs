@@ -662,7 +662,7 @@ fn a_user_cutoff_refuses_sessions_that_were_never_listed_or_ended() {
     store.apply(&cutoff_write);
     let listing = store.list(&admin.user_index_prefix("alice"));
     assert!(listing.is_empty());
-    let ended = admin.end_listed("alice", &borrowed(&listing), t);
+    let ended = admin.end_listed("alice", t + 1, &borrowed(&listing), t);
     assert!(ended.is_empty());
     store.apply(&ended);
     // The record is live...
