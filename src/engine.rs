@@ -282,7 +282,7 @@ impl Engine {
     pub fn new(ring: KeyRing, policy: Policy, cookie: CookieConfig) -> Result<Self, ConfigError> {
         policy.check()?;
         Ok(Self {
-            ring,
+            ring: ring.bind(cookie.name()),
             policy,
             cookie,
             revocations: Revocations::default(),

@@ -8,8 +8,9 @@
 //! | user_len u8 | user | data_len u16 | data (JSON object text, 0 bytes = none) | tag [32]
 //! ```
 //!
-//! The tag is HMAC-SHA256 under the key's envelope subkey over `name_len u8 | cookie name |`
-//! everything before the tag, so a value is bound to its cookie name and its key id.
+//! The tag is HMAC-SHA256 over everything before it, under the key's envelope subkey for this
+//! cookie name (HMAC-SHA256(secret, "edge-session/v1/envelope/" || name)), so a value is bound to
+//! its cookie name and its key id.
 
 use crate::id::{Lineage, SessionId, LINEAGE_LEN, SESSION_ID_LEN};
 use crate::keys::{KeyRing, MAX_KEY_ID_LEN, TAG_LEN};
@@ -100,10 +101,9 @@ pub fn seal(ring: &KeyRing, cookie_name: &str, claims: &Claims) -> String {
     raw.extend_from_slice(user);
     raw.extend_from_slice(&(data.len() as u16).to_be_bytes());
     raw.extend_from_slice(data);
-    let name = cookie_name.as_bytes();
-    let tag = key
-        .envelope
-        .sign(&[&[name.len() as u8], name, raw.as_slice()]);
+    let tag = ring
+        .envelope_signer(key, cookie_name)
+        .sign(&[raw.as_slice()]);
     raw.extend_from_slice(&tag);
     b64::encode(&raw)
 }
@@ -172,10 +172,9 @@ pub fn open(ring: &KeyRing, cookie_name: &str, value: &str) -> Result<Verified, 
         return Err(RejectReason::Malformed);
     }
     let (signed, tag) = raw.split_at(signed_len);
-    let name = cookie_name.as_bytes();
-    if !key
-        .envelope
-        .verify(&[&[name.len() as u8], name, signed], tag)
+    if !ring
+        .envelope_signer(key, cookie_name)
+        .verify(&[signed], tag)
     {
         return Err(RejectReason::BadSignature);
     }

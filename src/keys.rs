@@ -74,11 +74,22 @@ impl fmt::Debug for Signer {
     }
 }
 
-/// One key of the ring: its id and the precomputed envelope-signing subkey.
+/// One key of the ring: its id, its root HMAC state, and the envelope-signing subkey for the
+/// cookie name the ring is bound to (see [`KeyRing::bind`]).
 #[derive(Clone)]
 pub(crate) struct Key {
     pub(crate) id: String,
-    pub(crate) envelope: Signer,
+    root: Signer,
+    envelope: Option<Signer>,
+}
+
+impl Key {
+    /// The envelope subkey for `cookie_name`: HMAC-SHA256(secret, "edge-session/v1/envelope/" ||
+    /// name). Binding the name into the key (rather than into every MAC input) keeps a value
+    /// from being moved under another cookie name at no per-request cost.
+    fn derive_envelope(&self, cookie_name: &str) -> Signer {
+        self.root.derive(&format!("envelope/{cookie_name}"))
+    }
 }
 
 /// The signing keys: the first (current) signs new envelopes, every key verifies.
@@ -101,6 +112,7 @@ pub(crate) struct Key {
 pub struct KeyRing {
     current: Key,
     previous: Vec<Key>,
+    bound: Option<String>,
 }
 
 fn valid_key_id(id: &str) -> bool {
@@ -132,9 +144,9 @@ impl KeyRing {
             if ring.iter().any(|k: &Key| k.id == id) {
                 return Err(ConfigError::DuplicateKeyId(id));
             }
-            let root = Signer::new(&secret);
             ring.push(Key {
-                envelope: root.derive("envelope"),
+                root: Signer::new(&secret),
+                envelope: None,
                 id,
             });
         }
@@ -143,6 +155,7 @@ impl KeyRing {
         Ok(Self {
             current,
             previous: keys.collect(),
+            bound: None,
         })
     }
 
@@ -178,6 +191,35 @@ impl KeyRing {
 
     fn keys(&self) -> impl Iterator<Item = &Key> {
         core::iter::once(&self.current).chain(self.previous.iter())
+    }
+
+    /// This ring with every key's envelope subkey precomputed for `cookie_name` (the engine
+    /// does this once, so validating hashes only the envelope).
+    pub fn bind(&self, cookie_name: &str) -> Self {
+        let bind = |k: &Key| Key {
+            envelope: Some(k.derive_envelope(cookie_name)),
+            ..k.clone()
+        };
+        Self {
+            current: bind(&self.current),
+            previous: self.previous.iter().map(bind).collect(),
+            bound: Some(cookie_name.to_owned()),
+        }
+    }
+
+    /// The envelope subkey of `key` for `cookie_name`: precomputed when the ring is bound to that
+    /// name, derived on the spot otherwise.
+    pub(crate) fn envelope_signer<'a>(
+        &self,
+        key: &'a Key,
+        cookie_name: &str,
+    ) -> std::borrow::Cow<'a, Signer> {
+        match &key.envelope {
+            Some(signer) if self.bound.as_deref() == Some(cookie_name) => {
+                std::borrow::Cow::Borrowed(signer)
+            }
+            _ => std::borrow::Cow::Owned(key.derive_envelope(cookie_name)),
+        }
     }
 
     pub(crate) fn current(&self) -> &Key {
@@ -250,6 +292,24 @@ mod tests {
         assert!(!text.contains(&secret[..8]), "{text}");
         assert!(text.contains("k1"));
         assert_eq!(format!("{:?}", Signer::new(b"k")), "Signer(<redacted>)");
+    }
+
+    #[test]
+    fn a_bound_ring_signs_as_the_unbound_one_and_names_differ() {
+        let ring = KeyRing::parse(&format!("k1:{}", b64::encode(&[5u8; 32]))).unwrap();
+        let bound = ring.bind("__Host-session");
+        let key = ring.current();
+        let tag = |r: &KeyRing, name: &str| r.envelope_signer(r.current(), name).sign(&[b"body"]);
+        assert_eq!(tag(&ring, "__Host-session"), tag(&bound, "__Host-session"));
+        assert_ne!(tag(&bound, "__Host-session"), tag(&bound, "__Host-other"));
+        assert!(matches!(
+            bound.envelope_signer(bound.current(), "__Host-session"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            ring.envelope_signer(key, "__Host-session"),
+            std::borrow::Cow::Owned(_)
+        ));
     }
 
     #[test]

@@ -163,9 +163,9 @@ fn envelope_known_answer() {
     /// base64url of the 38 bytes `kat-secret-0123456789abcdef-0123456789`.
     const SECRET: &str = "a2F0LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVmLTAxMjM0NTY3ODk";
     const SECRET_BYTES: &[u8] = b"kat-secret-0123456789abcdef-0123456789";
-    const SUBKEY: &str = "7156f6a1c46aab32791774fe5f5f048d3e63cb03a2de2536363f9fc14d7046c1";
-    const ENVELOPE: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4foKGio6SlpqeoqaqrrK2urwAAAAMAAAGLz-VoAAAAAYvP5WvoAAABi8_mVkgAAAGL0ADjKAAAAYvSeJYAEWFsaWNlQGV4YW1wbGUuY29tAAAM4Zz9vX_ja2jy84qOZDcQ_9vXWImbVIiS7N81wT94gg";
-    const ENVELOPE_WITH_DATA: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4foKGio6SlpqeoqaqrrK2urwAAAAMAAAGLz-VoAAAAAYvP5WvoAAABi8_mVkgAAAGL0ADjKAAAAYvSeJYAEWFsaWNlQGV4YW1wbGUuY29tABB7InJvbGUiOiJhZG1pbiJ9VZONUF68JFjwb0WmXVpJS-UbRlTb84Fb_4oCbu3aGdo";
+    const SUBKEY: &str = "84f51df93ef2fd06b159b9c1bcbc412af480d4e4ff3d0d5d11db64e3a1c4bec5";
+    const ENVELOPE: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4foKGio6SlpqeoqaqrrK2urwAAAAMAAAGLz-VoAAAAAYvP5WvoAAABi8_mVkgAAAGL0ADjKAAAAYvSeJYAEWFsaWNlQGV4YW1wbGUuY29tAABhKbLlojiY8-AU6v5GndMYO2eoDhVF5wGRBXE1fL8plw";
+    const ENVELOPE_WITH_DATA: &str = "AgJrMQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4foKGio6SlpqeoqaqrrK2urwAAAAMAAAGLz-VoAAAAAYvP5WvoAAABi8_mVkgAAAGL0ADjKAAAAYvSeJYAEWFsaWNlQGV4YW1wbGUuY29tABB7InJvbGUiOiJhZG1pbiJ9aHQ0Ek9_vN61SpW_uhy_HQBufSgPrQ6EPZEiyACnM6I";
     /// The lineage bytes 0xa0..=0xaf as base64url, and its KV key.
     const LINEAGE: &str = "oKGio6SlpqeoqaqrrK2urw";
     const HANDLE: &str = "Yw3NKWbEM2aRElRIu7JbT_QSpJxzLbLIq8G4WBvXEN0";
@@ -173,10 +173,11 @@ fn envelope_known_answer() {
 
     // The configured secret is the base64url text; the key is the bytes it decodes to.
     assert_eq!(base64url::decode(SECRET).as_deref(), Some(SECRET_BYTES));
-    // derive(purpose) = HMAC-SHA256(secret, "edge-session/v1/" || purpose).
-    let subkey = Signer::new(SECRET_BYTES).sign(&[b"edge-session/v1/envelope"]);
+    // derive(purpose) = HMAC-SHA256(secret, "edge-session/v1/" || purpose); the envelope subkey
+    // binds the cookie name: purpose "envelope/<cookie name>".
+    let subkey = Signer::new(SECRET_BYTES).sign(&[b"edge-session/v1/envelope/__Host-session"]);
     assert_eq!(subkey.to_vec(), hex(SUBKEY));
-    let derived = Signer::new(SECRET_BYTES).derive("envelope");
+    let derived = Signer::new(SECRET_BYTES).derive("envelope/__Host-session");
     assert_eq!(derived.sign(&[b"x"]), Signer::new(&subkey).sign(&[b"x"]));
 
     let mut id = [0u8; 32];
@@ -264,12 +265,14 @@ fn envelope_known_answer() {
     );
     assert_eq!(Lineage::parse(LINEAGE), Some(claims.lineage));
 
-    // The tag is over name_len | name | body, under the derived subkey.
+    // The tag is over the body, under the subkey derived for this cookie name.
     for text in [ENVELOPE, ENVELOPE_WITH_DATA] {
         let bytes = raw(text);
         let (body, tag) = bytes.split_at(bytes.len() - TAG_LEN);
-        let name = b"__Host-session";
-        assert!(Signer::new(&subkey).verify(&[&[name.len() as u8], name, body], tag));
+        assert!(Signer::new(&subkey).verify(&[body], tag));
+        // A ring bound to the cookie name (as the engine binds it) opens it the same way.
+        let bound = ring.bind("__Host-session");
+        assert!(envelope::open(&bound, "__Host-session", text).is_ok());
         // ...and under another cookie name the same bytes do not verify.
         assert_eq!(
             envelope::open(&ring, "__Host-other", text),
