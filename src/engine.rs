@@ -417,17 +417,22 @@ impl Engine {
         now: u64,
     ) -> Result<Pending, RejectReason> {
         let pending = self.identify(cookie_header, now)?;
+        if let Some(reason) = self.remembered(&pending, now) {
+            return Err(reason);
+        }
+        Ok(pending)
+    }
+
+    /// Why this isolate's memory refuses `pending`, if it does.
+    fn remembered(&self, pending: &Pending, now: u64) -> Option<RejectReason> {
         let claims = &pending.verified.claims;
-        if let Some(reason) = self.revocations.check(
+        self.revocations.check(
             &pending.handle,
             &claims.lineage,
             &claims.user_id,
             claims.created_at,
             now,
-        ) {
-            return Err(reason);
-        }
-        Ok(pending)
+        )
     }
 
     /// Verifies the request's envelope (tag, version, key, clock skew) without consulting this
@@ -531,13 +536,7 @@ impl Engine {
                 RecordState::Live(_) => RejectReason::CorruptRecord,
             });
         }
-        if let Some(reason) = self.revocations.check(
-            &pending.handle,
-            &claims.lineage,
-            &claims.user_id,
-            claims.created_at,
-            now,
-        ) {
+        if let Some(reason) = self.remembered(pending, now) {
             return Err(reason);
         }
         if now >= claims.absolute_deadline {
