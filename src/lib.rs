@@ -56,6 +56,7 @@ mod cookie;
 mod engine;
 pub mod envelope;
 mod error;
+mod hub;
 mod id;
 mod keys;
 mod options;
@@ -72,6 +73,7 @@ pub use engine::{
     Session, SessionData, SessionInfo, KV_PROPAGATION_MS,
 };
 pub use error::{ConfigError, RejectReason};
+pub use hub::{HubEntry, HubPage, HubRevocation, HubState, HUB_MISSED_INTERVALS, HUB_PAGE};
 pub use id::{
     lineage_prefix, touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle,
     SessionId, GLOBAL_CUTOFF_KEY, HANDLE_LEN, LINEAGE_LEN, SESSION_ID_LEN,
