@@ -137,8 +137,13 @@ test: lint test-rust test-js test-e2e
 # ---------------------------------------------------------------------------
 
 # Local wrangler dev server for www-demo/ (Ctrl-C to stop).
-# `make demo ADMIN_TOKEN=secret` also enables the /admin/revoke route.
+# `make demo ADMIN_TOKEN=<at least 32 characters>` also enables the /admin/* routes.
 demo: build
+	@token='$(ADMIN_TOKEN)'; if [ -n "$$token" ] && [ "$${#token}" -lt 32 ]; then \
+	   echo "ADMIN_TOKEN must be at least 32 characters; make one with:" >&2; \
+	   echo "  node -e \"console.log(require('node:crypto').randomBytes(32).toString('base64url'))\"" >&2; \
+	   exit 1; \
+	 fi
 	@echo
 	@echo "  edge-session demo: http://127.0.0.1:8787"
 	@echo

@@ -3,4 +3,4 @@ import init from './edge_session.js';
 
 await init({ module_or_path: new URL('./edge_session_bg.wasm', import.meta.url) });
 
-export { SessionManager, MemoryStore, SessionConfigError, SessionStoreError } from './core.js';
+export { SessionManager, MemoryStore, SessionConfigError, SessionStoreError, adminHandler } from './core.js';

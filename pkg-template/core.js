@@ -131,6 +131,19 @@ export class SessionManager {
     return this.#engine.settings.cookieName;
   }
 
+  /**
+   * This isolate's view, for operators: the cookie name and the in-memory revocations (sessions
+   * and users refused here without a store read, the global cutoff in force, whether the isolate
+   * reads the store on every request). Never a secret, a session ID or a user id.
+   */
+  status() {
+    const s = this.#engine.status(this.#now());
+    return {
+      cookieName: this.#engine.settings.cookieName,
+      revocations: { sessions: s.revokedSessions, users: s.revokedUsers, issuedBefore: s.issuedBefore, strict: s.strict },
+    };
+  }
+
   /** The `Set-Cookie` value that deletes the session cookie. */
   clearCookie() {
     return this.#clear;
@@ -453,6 +466,289 @@ export class SessionManager {
     const inForce = this.#engine.status(now).issuedBefore;
     this.#emit({ type: 'revoked', scope: 'issued_before', issuedBefore: inForce, at: now });
   }
+}
+
+// ---- operator HTTP tools -------------------------------------------------------------------------
+
+const ADMIN_MIN_TOKEN_CHARS = 32;
+const ADMIN_MAX_BODY_BYTES = 16 * 1024;
+// Slow-down of bad tokens, per client: ADMIN_FAILURES failures within ADMIN_WINDOW_MS block the
+// client for ADMIN_FIRST_BLOCK_MS, doubled at each further block up to ADMIN_MAX_BLOCK_MS. A client
+// with no failure for ADMIN_FORGET_MS (and not blocked) is forgotten.
+const ADMIN_FAILURES = 5;
+const ADMIN_WINDOW_MS = 60_000;
+const ADMIN_FIRST_BLOCK_MS = 15_000;
+const ADMIN_MAX_BLOCK_MS = 15 * 60_000;
+const ADMIN_FORGET_MS = 15 * 60_000;
+// At most this many clients are tracked; beyond it, new clients share one overflow bucket (so a
+// flood of fresh addresses neither grows memory nor pushes a blocked client out).
+const ADMIN_MAX_CLIENTS = 1000;
+const ADMIN_SHARED_CLIENT = '\u0000shared';
+const ADMIN_OVERFLOW_CLIENT = '\u0000overflow';
+const ADMIN_HANDLE_RE = /^[A-Za-z0-9_-]{1,128}$/;
+const ADMIN_OPTIONS = new Set(['token', 'now']);
+const ADMIN_JSON_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+const MAKE_TOKEN =
+  `node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))", ` +
+  'then store it as a secret (wrangler secret put ADMIN_TOKEN)';
+
+const utf8 = new TextEncoder();
+
+function adminJson(status, body, extra = {}) {
+  const headers = new Headers(ADMIN_JSON_HEADERS);
+  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+class AdminBadRequest extends Error {
+  constructor(reason, status = 400) {
+    super(reason);
+    this.reason = reason;
+    this.status = status;
+  }
+}
+
+async function sha256(text) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', utf8.encode(text)));
+}
+
+/** The bearer token of the request, or null. */
+function bearerOf(request) {
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(request.headers.get('authorization') || '');
+  return match ? match[1] : null;
+}
+
+function clientOf(request) {
+  const ip = (request.headers.get('cf-connecting-ip') || '').trim();
+  return ip === '' ? ADMIN_SHARED_CLIENT : ip.slice(0, 64);
+}
+
+/** A client quiet for ADMIN_FORGET_MS since its last failure and the end of its last block. */
+function forgotten(entry, now) {
+  return now - Math.max(entry.last, entry.blockedUntil) >= ADMIN_FORGET_MS;
+}
+
+/** Failed-token bookkeeping per client, bounded in size. */
+class Throttle {
+  #clients = new Map();
+  #prunedAt = -Infinity;
+
+  /** The key to account `client` under: itself if tracked or there is room, else the overflow bucket. */
+  resolve(client, now) {
+    if (this.#clients.has(client) || this.#clients.size < ADMIN_MAX_CLIENTS) return client;
+    if (now - this.#prunedAt >= 1000) {
+      this.#prunedAt = now;
+      for (const [key, e] of this.#clients) {
+        if (forgotten(e, now)) this.#clients.delete(key);
+      }
+      if (this.#clients.size < ADMIN_MAX_CLIENTS) return client;
+    }
+    return ADMIN_OVERFLOW_CLIENT;
+  }
+
+  /** Whole seconds until `key` may try again; 0 when it may now. */
+  retryAfter(key, now) {
+    const e = this.#clients.get(key);
+    return e && e.blockedUntil > now ? Math.ceil((e.blockedUntil - now) / 1000) : 0;
+  }
+
+  failed(key, now) {
+    const e = this.#clients.get(key) ?? { windowStart: now, failures: 0, strikes: 0, blockedUntil: 0, last: now };
+    if (forgotten(e, now)) e.strikes = 0;
+    if ((e.blockedUntil !== 0 && e.blockedUntil <= now) || now - e.windowStart >= ADMIN_WINDOW_MS) {
+      e.windowStart = now;
+      e.failures = 0;
+      e.blockedUntil = 0;
+    }
+    e.failures += 1;
+    e.last = now;
+    if (e.failures >= ADMIN_FAILURES) {
+      e.strikes += 1;
+      e.blockedUntil = now + Math.min(ADMIN_FIRST_BLOCK_MS * 2 ** Math.min(e.strikes - 1, 30), ADMIN_MAX_BLOCK_MS);
+    }
+    this.#clients.delete(key);
+    this.#clients.set(key, e);
+  }
+
+  succeeded(key) {
+    this.#clients.delete(key);
+  }
+
+  get size() {
+    return this.#clients.size;
+  }
+}
+
+function mediaTypeOf(request) {
+  const type = request.headers.get('content-type');
+  return type === null ? null : type.split(';')[0].trim().toLowerCase();
+}
+
+/** Reads a JSON object body of at most 16 KiB (streamed, so a larger one is never buffered). */
+async function readJsonObject(request) {
+  const type = mediaTypeOf(request);
+  if (type !== null && type !== 'application/json') throw new AdminBadRequest('content_type', 415);
+  const length = Number(request.headers.get('content-length') || '0');
+  if (length > ADMIN_MAX_BODY_BYTES) throw new AdminBadRequest('body_too_large', 413);
+  const chunks = [];
+  let total = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > ADMIN_MAX_BODY_BYTES) {
+        await reader.cancel().catch(() => {});
+        throw new AdminBadRequest('body_too_large', 413);
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new AdminBadRequest('malformed_json');
+  }
+  if (text.trim() === '') throw new AdminBadRequest('json_object_required');
+  // A body without a Content-Type is JSON only if it says so.
+  if (type === null) throw new AdminBadRequest('content_type', 415);
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AdminBadRequest('malformed_json');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new AdminBadRequest('json_object_required');
+  return value;
+}
+
+/** Runs a manager call whose SessionConfigError `reason` is the client's fault: a 400 `as`. */
+async function clientInput(call, reason, as) {
+  try {
+    return await call();
+  } catch (error) {
+    if (error?.name === 'SessionConfigError' && error.reason === reason) throw new AdminBadRequest(as);
+    throw error;
+  }
+}
+
+async function adminRevoke(manager, request) {
+  const body = await readJsonObject(request);
+  const keys = ['userId', 'handle', 'issuedBefore'].filter((k) => body[k] !== undefined);
+  if (keys.length !== 1) throw new AdminBadRequest('exactly_one_of_userId_handle_issuedBefore');
+  if (keys[0] === 'userId') {
+    if (typeof body.userId !== 'string' || body.userId === '') throw new AdminBadRequest('invalid_userId');
+    const revoked = await manager.revokeUser(body.userId);
+    return adminJson(200, { ok: true, scope: 'user', userId: body.userId, revoked });
+  }
+  if (keys[0] === 'handle') {
+    if (typeof body.handle !== 'string' || !ADMIN_HANDLE_RE.test(body.handle)) throw new AdminBadRequest('invalid_handle');
+    const revoked = await manager.revokeSession(body.handle);
+    if (!revoked) return adminJson(404, { error: 'not_found' });
+    return adminJson(200, { ok: true, scope: 'session', handle: body.handle, revoked: 1 });
+  }
+  const { issuedBefore } = body;
+  if (typeof issuedBefore !== 'number' || !Number.isSafeInteger(issuedBefore) || issuedBefore < 0) {
+    throw new AdminBadRequest('invalid_issuedBefore');
+  }
+  // The manager refuses a time in the future (SessionConfigError `invalid_time`).
+  await clientInput(() => manager.revokeIssuedBefore(issuedBefore), 'invalid_time', 'invalid_issuedBefore');
+  return adminJson(200, { ok: true, scope: 'issued_before', issuedBefore });
+}
+
+async function adminSessions(manager, url) {
+  const userId = url.searchParams.get('userId');
+  if (userId === null || userId === '') throw new AdminBadRequest('invalid_userId');
+  const sessions = await clientInput(() => manager.listSessions(userId), 'invalid_user_id', 'invalid_userId');
+  return adminJson(200, { userId, sessions });
+}
+
+const ADMIN_ROUTES = {
+  '/admin/revoke': { method: 'POST', run: (manager, request) => adminRevoke(manager, request) },
+  '/admin/sessions': { method: 'GET', run: (manager, _request, url) => adminSessions(manager, url) },
+  '/admin/status': { method: 'GET', run: async (manager) => adminJson(200, manager.status()) },
+};
+
+/**
+ * The operator routes under `/admin/`, as a fetch-style handler: `POST /admin/revoke`,
+ * `GET /admin/sessions?userId=`, `GET /admin/status`, each behind `Authorization: Bearer <token>`
+ * (compared in constant time; repeated bad tokens from one client are slowed down with 429).
+ * The handler resolves `null` for a path outside `/admin/`, so the host can route on.
+ */
+export function adminHandler(manager, options) {
+  for (const method of ['status', 'listSessions', 'revokeSession', 'revokeUser', 'revokeIssuedBefore']) {
+    if (!manager || typeof manager[method] !== 'function') {
+      throw new SessionConfigError('adminHandler needs a SessionManager as its first argument', 'invalid_options');
+    }
+  }
+  if (!options || typeof options !== 'object') {
+    throw new SessionConfigError(`adminHandler options are required: { token }; make a token with ${MAKE_TOKEN}`, 'invalid_token');
+  }
+  const unknown = Object.keys(options).filter((k) => !ADMIN_OPTIONS.has(k));
+  if (unknown.length > 0) {
+    throw new SessionConfigError(`unknown adminHandler option ${JSON.stringify(unknown[0])}; known: token, now`, 'invalid_options');
+  }
+  const { token, now } = options;
+  if (typeof token !== 'string' || token.length < ADMIN_MIN_TOKEN_CHARS || !/^\S+$/.test(token)) {
+    const got = typeof token !== 'string' ? typeof token : /\s/.test(token) ? 'a token with white space' : `${token.length} characters`;
+    throw new SessionConfigError(
+      `admin token must be at least ${ADMIN_MIN_TOKEN_CHARS} characters without white space (got ${got}); make one with ${MAKE_TOKEN}`,
+      'invalid_token',
+    );
+  }
+  if (now !== undefined && typeof now !== 'function') {
+    throw new SessionConfigError('now must be a function', 'invalid_options');
+  }
+  const clock = now ?? Date.now;
+  const throttle = new Throttle();
+  // Digested on first use, not here: workerd allows no crypto work at global scope.
+  let expected;
+
+  return async function admin(request) {
+    const url = new URL(request.url);
+    if (!url.pathname.startsWith('/admin/')) return null;
+    const route = Object.hasOwn(ADMIN_ROUTES, url.pathname) ? ADMIN_ROUTES[url.pathname] : undefined;
+    if (route === undefined) return adminJson(404, { error: 'not_found' });
+    if (request.method !== route.method) return adminJson(405, { error: 'method_not_allowed' }, { allow: route.method });
+
+    const at = clock();
+    const client = throttle.resolve(clientOf(request), at);
+    const wait = throttle.retryAfter(client, at);
+    if (wait > 0) return adminJson(429, { error: 'too_many_requests', retryAfter: wait }, { 'retry-after': String(wait) });
+    // Both sides are SHA-256 digests (32 bytes) compared with an XOR loop: the time taken depends
+    // on neither the token's length nor where the first difference is.
+    const presented = bearerOf(request);
+    expected ??= sha256(token);
+    const [given, want] = await Promise.all([sha256(presented ?? ''), expected]);
+    let diff = presented === null ? 1 : 0;
+    for (let i = 0; i < want.length; i++) diff |= given[i] ^ want[i];
+    if (diff !== 0) {
+      throttle.failed(client, at);
+      return adminJson(401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' });
+    }
+    throttle.succeeded(client);
+
+    try {
+      return await route.run(manager, request, url);
+    } catch (error) {
+      if (error instanceof AdminBadRequest) return adminJson(error.status, { error: 'bad_request', reason: error.reason });
+      if (error?.name === 'SessionStoreError') return adminJson(503, { error: 'unavailable', reason: 'store_unavailable' });
+      throw error;
+    }
+  };
 }
 
 /** An in-memory store with Workers KV's interface and TTL rules, for tests and single-process Node. */

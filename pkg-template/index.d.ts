@@ -103,6 +103,8 @@ export type ConfigErrorReason =
   | 'invalid_time'
   /** Not a session handle. */
   | 'invalid_handle'
+  /** An `adminHandler` token shorter than 32 characters, containing white space, or not a string. */
+  | 'invalid_token'
   /** The platform's random number generator failed. */
   | 'random_failed';
 
@@ -508,12 +510,66 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
    */
   revokeIssuedBefore(issuedBefore: number): Promise<void>;
 
+  /** This isolate's view for operators (what `GET /admin/status` answers); never a secret. */
+  status(): SessionStatus;
+
   /** The `Set-Cookie` value that deletes the session cookie. */
   clearCookie(): string;
 
   /** The cookie's full name, e.g. `__Host-session`. */
   readonly cookieName: string;
 }
+
+/** `SessionManager.status()`: this isolate's state, without secrets, session IDs or user ids. */
+export interface SessionStatus {
+  /** The cookie's full name, e.g. `__Host-session`. */
+  cookieName: string;
+  /** The in-memory revocations of this isolate (lost when the isolate ends; the store keeps the truth). */
+  revocations: {
+    /** Sessions (logins) refused here without a store read. */
+    sessions: number;
+    /** Users whose sessions created before a cutoff are refused here without a store read. */
+    users: number;
+    /** The global cutoff in force here (unix ms; sessions created earlier are refused), 0 for none. */
+    issuedBefore: number;
+    /** Whether this isolate reads the store on every request (the `strict` option, or a full revocation set). */
+    strict: boolean;
+  };
+}
+
+/** Options of `adminHandler`. */
+export interface AdminHandlerOptions {
+  /**
+   * The bearer token operators send (`Authorization: Bearer <token>`): at least 32 characters,
+   * no white space. Make one with
+   * `node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))"`.
+   */
+  token: string;
+  /** Clock for the bad-token slow-down, for tests (default `Date.now`). */
+  now?: () => number;
+}
+
+/** A fetch-style handler: a `Response` for a path under `/admin/`, `null` for any other path. */
+export type AdminHandler = (request: Request) => Promise<Response | null>;
+
+/**
+ * The operator routes as a fetch-style handler:
+ * - `POST /admin/revoke` with a JSON body naming exactly one of `{ userId }`, `{ handle }`,
+ *   `{ issuedBefore }` (unix ms);
+ * - `GET /admin/sessions?userId=<id>`: `{ userId, sessions: SessionInfo[] }`;
+ * - `GET /admin/status`: `SessionStatus`.
+ *
+ * Every route needs `Authorization: Bearer <token>`, compared in constant time (SHA-256 of both
+ * sides, XOR-compared). After 5 bad tokens within a minute from one client (`CF-Connecting-IP`,
+ * else one shared bucket) the client gets `429` with `Retry-After` for 15 s, doubled at each
+ * further block up to 15 minutes. Errors are `{ error, reason? }` JSON: `400`/`413`/`415`
+ * `bad_request`, `401 unauthorized`, `404 not_found`, `405 method_not_allowed`,
+ * `503 unavailable` (`store_unavailable`). Other errors are thrown to the caller.
+ *
+ * Throws `SessionConfigError` (`invalid_token`) for a token shorter than 32 characters, and
+ * (`invalid_options`) when `manager` is not a `SessionManager` or an option is unknown.
+ */
+export function adminHandler(manager: SessionManager<any>, options: AdminHandlerOptions): AdminHandler;
 
 /**
  * An in-memory `SessionStore` with Workers KV's interface and TTL rules, for tests and

@@ -4,4 +4,4 @@ import { initSync } from './edge_session.js';
 
 initSync({ module: readFileSync(new URL('./edge_session_bg.wasm', import.meta.url)) });
 
-export { SessionManager, MemoryStore, SessionConfigError, SessionStoreError } from './core.js';
+export { SessionManager, MemoryStore, SessionConfigError, SessionStoreError, adminHandler } from './core.js';

@@ -5,4 +5,4 @@ import { initSync } from './edge_session.js';
 
 initSync({ module: wasm });
 
-export { SessionManager, MemoryStore, SessionConfigError, SessionStoreError } from './core.js';
+export { SessionManager, MemoryStore, SessionConfigError, SessionStoreError, adminHandler } from './core.js';

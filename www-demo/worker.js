@@ -1,6 +1,6 @@
 // edge-session demo worker: a login page and a small JSON API on Cloudflare Workers (wrangler dev).
 // The HTTP contract is documented in www-demo/README.md.
-import { SessionManager } from 'edge-session';
+import { SessionManager, adminHandler } from 'edge-session';
 
 const USERNAME_RE = /^[a-z0-9_-]{1,32}$/;
 // A session handle is the base64url SHA-256 of the session ID (43 characters); allow some slack.
@@ -163,7 +163,7 @@ class BadRequest extends Error {
   }
 }
 
-// Reads a JSON object body (login, data and admin); anything else is a 400.
+// Reads a JSON object body (login and data); anything else is a 400.
 async function readJsonObject(request) {
   const length = Number(request.headers.get('content-length') || '0');
   if (length > MAX_BODY_BYTES) throw new BadRequest('body_too_large', 413);
@@ -267,34 +267,28 @@ async function revokeOwnSession(request, env, handle) {
   return json(200, { ok: true, current }, current ? mgr.clearCookie() : result.setCookie);
 }
 
-async function adminRevoke(request, env) {
-  const header = request.headers.get('authorization') || '';
-  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-  if (!match || !(await secretEquals(match[1], env.ADMIN_TOKEN))) {
-    return json(401, { error: 'unauthorized' }, null, { 'www-authenticate': 'Bearer' });
-  }
-  const body = await readJsonObject(request);
-  const keys = ['userId', 'handle', 'issuedBefore'].filter((k) => body[k] !== undefined);
-  if (keys.length !== 1) throw new BadRequest('exactly_one_of_userId_handle_issuedBefore');
+// The operator routes (/admin/revoke, /admin/sessions, /admin/status) are the package's
+// adminHandler, mounted once per isolate. A token the package refuses (shorter than 32 characters)
+// is logged once as a config error and the routes stay unmounted: /admin/* answers 404, as without
+// a token, rather than run an admin API behind a guessable secret.
+let admin = null;
+let adminRefused = false;
+
+function getAdmin(env) {
+  if (admin !== null) return admin;
+  if (adminRefused) return null;
   const mgr = getManager(env);
-  if (keys[0] === 'userId') {
-    if (typeof body.userId !== 'string' || body.userId === '') throw new BadRequest('invalid_userId');
-    const revoked = await mgr.revokeUser(body.userId);
-    return json(200, { ok: true, scope: 'user', userId: body.userId, revoked });
+  try {
+    admin = adminHandler(mgr, { token: env.ADMIN_TOKEN });
+  } catch (err) {
+    if (err?.name !== 'SessionConfigError' || err.reason !== 'invalid_token') throw err;
+    adminRefused = true;
+    console.error(
+      JSON.stringify({ type: 'config_error', reason: err.reason, message: `ADMIN_TOKEN refused, /admin/* not mounted: ${err.message}` }),
+    );
+    return null;
   }
-  if (keys[0] === 'handle') {
-    if (typeof body.handle !== 'string' || !HANDLE_RE.test(body.handle)) throw new BadRequest('invalid_handle');
-    const revoked = await mgr.revokeSession(body.handle);
-    if (!revoked) return notFound();
-    return json(200, { ok: true, scope: 'session', handle: body.handle, revoked: 1 });
-  }
-  const issuedBefore = body.issuedBefore;
-  if (typeof issuedBefore !== 'number' || !Number.isSafeInteger(issuedBefore) || issuedBefore < 0) {
-    throw new BadRequest('invalid_issuedBefore');
-  }
-  // The package refuses a time in the future (SessionConfigError `invalid_time`).
-  await clientInput(() => mgr.revokeIssuedBefore(issuedBefore), 'invalid_time', 'invalid_issuedBefore');
-  return json(200, { ok: true, scope: 'issued_before', issuedBefore });
+  return admin;
 }
 
 async function route(request, env, url) {
@@ -321,7 +315,10 @@ async function route(request, env, url) {
     if (reason !== null) return json(403, { error: 'forbidden', reason });
   }
 
-  if (pathname === '/admin/revoke') return method === 'POST' ? adminRevoke(request, env) : methodNotAllowed('POST');
+  if (isAdmin) {
+    const handler = getAdmin(env);
+    return (handler !== null && (await handler(request))) || notFound();
+  }
   if (pathname === '/api/login') return method === 'POST' ? login(request, env) : methodNotAllowed('POST');
   if (pathname === '/api/me') return method === 'GET' ? me(request, env) : methodNotAllowed('GET');
   if (pathname === '/api/rotate') return method === 'POST' ? rotate(request, env) : methodNotAllowed('POST');

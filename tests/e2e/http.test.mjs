@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { cookieFrom, isClearing, login, me, parseSetCookie, startServer } from './server.mjs';
 
-const ADMIN_TOKEN = randomBytes(24).toString('base64url');
+// adminHandler refuses tokens shorter than 32 characters; this one has 43.
+const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 const SESSION_FIELDS = ['userId', 'handle', 'createdAt', 'issuedAt', 'envelopeExpiresAt', 'idleExpiresAt', 'absoluteExpiresAt', 'generation', 'data'];
 const LOGIN_DATA = { role: 'member', theme: 'light' };
 
@@ -483,20 +484,71 @@ describe('session data', { timeout: SUITE_TIMEOUT }, () => {
 
 describe('admin', { timeout: SUITE_TIMEOUT }, () => {
   test('a missing or wrong token is 401', async () => {
-    for (const [token, extra] of [
-      [null, {}],
-      ['wrong', {}],
-      [`${ADMIN_TOKEN}x`, {}],
-      [ADMIN_TOKEN.slice(0, -1), {}],
-      ['', {}],
-    ]) {
-      const { res, body } = await admin({ userId: 'nobody' }, token, extra);
+    // Each attempt from its own client (CF-Connecting-IP), so that the slow-down does not answer instead.
+    let client = 0;
+    for (const token of [null, 'wrong', `${ADMIN_TOKEN}x`, ADMIN_TOKEN.slice(0, -1), '']) {
+      const { res, body } = await admin({ userId: 'nobody' }, token, { 'cf-connecting-ip': `198.18.0.${client++}` });
       assert.equal(res.status, 401, String(token));
       assertJson(res);
       assert.equal(body.error, 'unauthorized');
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer');
     }
-    const basic = await post('/admin/revoke', { body: { userId: 'x' }, headers: { authorization: `Basic ${ADMIN_TOKEN}` } });
+    const basic = await post('/admin/revoke', {
+      body: { userId: 'x' },
+      headers: { authorization: `Basic ${ADMIN_TOKEN}`, 'cf-connecting-ip': `198.18.0.${client++}` },
+    });
     assert.equal(basic.res.status, 401);
+    for (const path of ['/admin/sessions?userId=x', '/admin/status']) {
+      const res = await fetch(`${url}${path}`, { headers: { authorization: 'Bearer wrong', 'cf-connecting-ip': `198.18.0.${client++}` } });
+      assert.equal(res.status, 401, path);
+      assert.deepEqual(await res.json(), { error: 'unauthorized' });
+    }
+  });
+
+  test('5 bad tokens within a minute from one client: 429 with Retry-After for that client only', async () => {
+    const from = (ip, token) => fetch(`${url}/admin/status`, { headers: { authorization: `Bearer ${token}`, 'cf-connecting-ip': ip } });
+    for (let i = 0; i < 5; i++) {
+      const res = await from('198.18.1.1', 'not-the-token');
+      assert.equal(res.status, 401, `failure ${i + 1}`);
+      await res.arrayBuffer();
+    }
+    const blocked = await from('198.18.1.1', ADMIN_TOKEN);
+    assert.equal(blocked.status, 429);
+    assertJson(blocked);
+    const retryAfter = Number(blocked.headers.get('retry-after'));
+    assert.ok(retryAfter > 0 && retryAfter <= 15, `Retry-After ${retryAfter}`);
+    assert.equal((await blocked.json()).error, 'too_many_requests');
+    const other = await from('198.18.1.2', ADMIN_TOKEN);
+    assert.equal(other.status, 200, 'another client is not slowed down');
+    await other.arrayBuffer();
+  });
+
+  test('GET /admin/sessions lists a user\'s sessions; GET /admin/status reports this isolate', async () => {
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const a = await login(url, 'listed');
+    const b = await login(url, 'listed');
+    const res = await fetch(`${url}/admin/sessions?userId=listed`, { headers });
+    assert.equal(res.status, 200);
+    assertJson(res);
+    const body = await res.json();
+    assert.equal(body.userId, 'listed');
+    assert.deepEqual(body.sessions.map((s) => s.handle).sort(), [a.body.handle, b.body.handle].sort());
+    for (const s of body.sessions) assert.deepEqual(Object.keys(s).sort(), ['absoluteExpiresAt', 'createdAt', 'handle', 'lastSeenAt', 'userAgent']);
+    const missing = await fetch(`${url}/admin/sessions`, { headers });
+    assert.equal(missing.status, 400);
+    assert.deepEqual(await missing.json(), { error: 'bad_request', reason: 'invalid_userId' });
+    const post405 = await post('/admin/sessions?userId=listed', { body: {}, headers });
+    assert.equal(post405.res.status, 405);
+    assert.equal(post405.res.headers.get('allow'), 'GET');
+
+    const status = await fetch(`${url}/admin/status`, { headers });
+    assert.equal(status.status, 200);
+    assertJson(status);
+    const view = await status.json();
+    assert.equal(view.cookieName, '__Host-session');
+    for (const field of ['sessions', 'users', 'issuedBefore']) assert.equal(typeof view.revocations[field], 'number', field);
+    assert.equal(typeof view.revocations.strict, 'boolean');
+    assert.ok(!JSON.stringify(view).includes(ADMIN_TOKEN));
   });
 
   test('a request naming none or several targets is 400', async () => {
@@ -600,5 +652,33 @@ describe('load and logging', { timeout: SUITE_TIMEOUT }, () => {
     assert.equal(typeof created.handle, 'string');
     assert.equal(typeof created.at, 'number');
     assert.doesNotMatch(server.logs(), /__Host-session=/, 'no cookie values in the logs');
+  });
+});
+
+describe('admin token too short', { timeout: SUITE_TIMEOUT }, () => {
+  test('the demo refuses to mount the admin routes (404) and logs a config error', async () => {
+    const short = randomBytes(32).toString('base64url').slice(0, 31);
+    const other = await startServer({ vars: { ADMIN_TOKEN: short } });
+    try {
+      for (const [method, path] of [['GET', '/admin/status'], ['GET', '/admin/sessions?userId=x'], ['POST', '/admin/revoke']]) {
+        const res = await fetch(`${other.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${short}`, 'content-type': 'application/json' },
+          body: method === 'POST' ? JSON.stringify({ userId: 'x' }) : undefined,
+        });
+        assert.equal(res.status, 404, path);
+        assert.deepEqual(await res.json(), { error: 'not_found' });
+      }
+      const health = await fetch(`${other.url}/health`);
+      assert.equal(health.status, 200);
+      await health.arrayBuffer();
+      const deadline = Date.now() + 10_000;
+      while (!/"type":"config_error","reason":"invalid_token"/.test(other.logs()) && Date.now() < deadline) await sleep(100);
+      assert.match(other.logs(), /"type":"config_error","reason":"invalid_token"/);
+      assert.match(other.logs(), /at least 32 characters/);
+      assert.ok(!other.logs().includes(short), 'the token is never logged');
+    } finally {
+      await other.stop();
+    }
   });
 });

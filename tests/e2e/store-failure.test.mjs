@@ -26,7 +26,8 @@ import { chromium } from 'playwright-core';
 
 import { CHROMIUM, CHROMIUM_ARGS, cookieFrom, isClearing, login, me, startServer } from './server.mjs';
 
-const ADMIN_TOKEN = randomBytes(24).toString('base64url');
+// adminHandler refuses tokens shorter than 32 characters; this one has 43.
+const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 const ENVELOPE_S = 1;
 const STORE_DEADLINE_MS = 5000; // the package's default storeTimeoutMs
 
@@ -322,6 +323,30 @@ describe('devices and admin', { timeout: SUITE_TIMEOUT }, () => {
     const after = await admin({ userId: 'adminfail' });
     assert.equal(after.res.status, 200);
     assert.equal(after.body.revoked, 1);
+  });
+
+  test('GET /admin/sessions with the store failing is 503; GET /admin/status needs no store', async () => {
+    await login(url, 'adminlist');
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const get = async (path) => {
+      const res = await fetch(`${url}${path}`, { headers });
+      return { res, body: await res.json() };
+    };
+    await fail({ ops: ['get', 'put', 'delete', 'list'] });
+    let listed;
+    let status;
+    try {
+      listed = await get('/admin/sessions?userId=adminlist');
+      status = await get('/admin/status');
+    } finally {
+      await heal();
+    }
+    assertUnavailable(listed);
+    assert.equal(status.res.status, 200);
+    assert.equal(status.body.cookieName, '__Host-session');
+    const healed = await get('/admin/sessions?userId=adminlist');
+    assert.equal(healed.res.status, 200);
+    assert.equal(healed.body.sessions.length, 1);
   });
 
   test('no store failure produced any 5xx other than 503', () => {

@@ -3,10 +3,12 @@
 // Every `@ts-expect-error` below is a line that has to be a compile error. `make test-js` runs
 // `tsc -p tests/types`; nothing here executes.
 import {
+  adminHandler,
   MemoryStore,
   SessionConfigError,
   SessionManager,
   SessionStoreError,
+  type AdminHandler,
   type ConfigErrorReason,
   type CreateResult,
   type DestroyResult,
@@ -16,6 +18,7 @@ import {
   type SessionEvent,
   type SessionInfo,
   type SessionManagerOptions,
+  type SessionStatus,
   type SessionStore,
   type ValidateResult,
 } from 'edge-session';
@@ -240,4 +243,21 @@ export function memory(): SessionManager {
     }
     throw error;
   }
+}
+
+// Operator routes: the handler answers null outside /admin/, so the worker routes on.
+let admin: AdminHandler | undefined;
+export async function operator(request: Request, env: Env & { ADMIN_TOKEN: string }): Promise<Response> {
+  admin ??= adminHandler(managerFor(env), { token: env.ADMIN_TOKEN });
+  const answered: Response | null = await admin(request);
+  if (answered !== null) return answered;
+  const status: SessionStatus = managerFor(env).status();
+  const revoked: number = status.revocations.sessions + status.revocations.users;
+  const strict: boolean = status.revocations.strict;
+  // @ts-expect-error status carries no secrets
+  status.keys;
+  // @ts-expect-error the token is required
+  adminHandler(managerFor(env), {});
+  const invalid: ConfigErrorReason = 'invalid_token';
+  return new Response(`${status.cookieName} ${revoked} ${strict} ${invalid}`);
 }
