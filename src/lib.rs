@@ -57,6 +57,7 @@ mod engine;
 pub mod envelope;
 mod error;
 mod id;
+pub mod inspect;
 mod keys;
 mod options;
 mod policy;
