@@ -58,6 +58,7 @@ pub mod envelope;
 mod error;
 mod hub;
 mod id;
+pub mod inspect;
 mod keys;
 mod options;
 mod policy;

@@ -588,3 +588,25 @@ impl JsEngine {
         })
     }
 }
+
+/// Reports on a cookie value, `Set-Cookie` line or `Cookie` header without trusting it (see
+/// `edge_session::inspect`): `{ cookieName, found, length, envelope, problem, verified }`. With
+/// `keys` (a `SESSION_KEYS` spec) it verifies the envelope for `cookieName` (default
+/// `__Host-session`) and says why not. Throws a `SessionConfigError` for bad keys or a bad
+/// cookie name. Never returns a secret or the raw session ID.
+#[wasm_bindgen(js_name = inspectEnvelope)]
+pub fn inspect_envelope(
+    input: &str,
+    keys: Option<String>,
+    cookie_name: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let ring = keys
+        .as_deref()
+        .map(crate::KeyRing::parse)
+        .transpose()
+        .map_err(|e| config_error(&e))?;
+    let name = cookie_name.unwrap_or_else(|| crate::CookieConfig::default().name().to_owned());
+    crate::inspect::inspect(input, ring.as_ref(), &name)
+        .map(|report| to_js(&report))
+        .map_err(|e| config_error(&e))
+}
