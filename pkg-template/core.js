@@ -138,8 +138,11 @@ export class SessionManager {
    */
   status() {
     const s = this.#engine.status(this.#now());
+    const { cookieName, keyIds, timeouts } = this.#engine.settings;
     return {
-      cookieName: this.#engine.settings.cookieName,
+      cookieName,
+      keyIds: [...keyIds],
+      timeouts: { ...timeouts },
       revocations: { sessions: s.revokedSessions, users: s.revokedUsers, issuedBefore: s.issuedBefore, strict: s.strict },
     };
   }

@@ -524,6 +524,10 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
 export interface SessionStatus {
   /** The cookie's full name, e.g. `__Host-session`. */
   cookieName: string;
+  /** The signing key ids, current first (never a secret). */
+  keyIds: string[];
+  /** The timeouts in force, in seconds. */
+  timeouts: { envelopeTtl: number; idleTimeout: number; absoluteTimeout: number };
   /** The in-memory revocations of this isolate (lost when the isolate ends; the store keeps the truth). */
   revocations: {
     /** Sessions (logins) refused here without a store read. */

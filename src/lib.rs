@@ -80,7 +80,7 @@ pub use id::{
     SessionId, GLOBAL_CUTOFF_KEY, HANDLE_LEN, LINEAGE_LEN, SESSION_ID_LEN,
 };
 pub use keys::{KeyRing, Signer, MIN_SECRET_LEN, TAG_LEN};
-pub use options::{Options, Settings};
+pub use options::{Options, Settings, Timeouts};
 pub use policy::Policy;
 pub use record::{
     Cutoff, Ended, IndexEntry, Record, RecordState, Source, Tombstone, Touch, Value, MAX_DATA_LEN,

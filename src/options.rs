@@ -190,13 +190,29 @@ pub fn check_names<'a>(
 }
 
 /// What the host needs from the options besides the engine.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
     /// The cookie's full name.
     pub cookie_name: String,
     /// Store call deadline in ms.
     pub store_timeout_ms: u64,
+    /// The key ids, current first (never a secret).
+    pub key_ids: Vec<String>,
+    /// The timeouts in force, in seconds.
+    pub timeouts: Timeouts,
+}
+
+/// The timeouts in force, in seconds (for operators' status pages).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeouts {
+    /// Envelope lifetime.
+    pub envelope_ttl: f64,
+    /// Idle timeout.
+    pub idle_timeout: f64,
+    /// Absolute lifetime.
+    pub absolute_timeout: f64,
 }
 
 fn millis(value: Option<Seconds>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
@@ -273,9 +289,16 @@ impl Options {
             c.domain.as_deref(),
         )?;
         let engine = Engine::new(ring, policy, cookie)?;
+        let p = engine.policy();
         let settings = Settings {
             cookie_name: engine.cookie().name().to_owned(),
             store_timeout_ms,
+            key_ids: engine.ring().ids().map(str::to_owned).collect(),
+            timeouts: Timeouts {
+                envelope_ttl: p.envelope_ttl_ms as f64 / 1000.0,
+                idle_timeout: p.idle_timeout_ms as f64 / 1000.0,
+                absolute_timeout: p.absolute_timeout_ms as f64 / 1000.0,
+            },
         };
         Ok((engine, settings))
     }
@@ -296,6 +319,15 @@ mod tests {
         let s = build(&format!(r#"{{"keys":"k1:{KEY}"}}"#)).unwrap();
         assert_eq!(s.cookie_name, "__Host-session");
         assert_eq!(s.store_timeout_ms, 5_000);
+        assert_eq!(s.key_ids, ["k1"]);
+        assert_eq!(
+            s.timeouts,
+            Timeouts {
+                envelope_ttl: 60.0,
+                idle_timeout: 1800.0,
+                absolute_timeout: 43200.0
+            }
+        );
         let s = build(&format!(
             r#"{{"keys":{{"current":"k2","keys":{{"k1":"{KEY}","k2":"{KEY}"}}}},"envelopeTtl":"30","cookie":{{"name":"sid","hostPrefix":false,"secure":false}}}}"#
         ))

@@ -335,12 +335,14 @@ describe('GET /admin/sessions and /admin/status', () => {
     }
   });
 
-  test('status reports the cookie name and the in-memory revocations, never a secret', async () => {
+  test('status reports the cookie name, key ids, timeouts and the in-memory revocations, never a secret', async () => {
     const { admin, manager } = setup();
     const first = await call(admin, 'GET', '/admin/status');
     assert.equal(first.res.status, 200);
     assert.deepEqual(first.body, {
       cookieName: '__Host-session',
+      keyIds: ['k1'],
+      timeouts: { envelopeTtl: 60, idleTimeout: 1800, absoluteTimeout: 43200 },
       revocations: { sessions: 0, users: 0, issuedBefore: 0, strict: false },
     });
     assert.deepEqual(first.body, manager.status());
