@@ -548,6 +548,8 @@ describe('admin', { timeout: SUITE_TIMEOUT }, () => {
     assert.equal(view.cookieName, '__Host-session');
     for (const field of ['sessions', 'users', 'issuedBefore']) assert.equal(typeof view.revocations[field], 'number', field);
     assert.equal(typeof view.revocations.strict, 'boolean');
+    assert.deepEqual(view.keyIds, ['k1']);
+    for (const t of ['envelopeTtl', 'idleTimeout', 'absoluteTimeout']) assert.ok(view.timeouts[t] > 0, t);
     assert.ok(!JSON.stringify(view).includes(ADMIN_TOKEN));
   });
 
