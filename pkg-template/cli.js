@@ -109,11 +109,34 @@ Options:
   -h, --help   this help`,
 };
 
+/**
+ * `--name value` → `--name=value` for options that take a value, so a value starting with `-`
+ * (a base64url handle, token or secret often does) is read as the value, not as another option.
+ */
+function joinValues(args, options) {
+  const takesValue = new Set(
+    Object.entries(options)
+      .filter(([, o]) => o.type === 'string')
+      .flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]),
+  );
+  const out = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i];
+    if (takesValue.has(arg) && i + 1 < args.length) {
+      out.push(arg.startsWith('--') ? `${arg}=${args[i + 1]}` : `${arg}${args[i + 1]}`);
+      i += 1;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 function parse(args, options, help, { positionals = 0 } = {}) {
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: joinValues(args, options),
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
