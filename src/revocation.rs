@@ -43,9 +43,30 @@ fn evict_earliest<K: Clone + Eq + core::hash::Hash, V>(
     }
 }
 
-/// Inserts (or extends) an entry kept until `value.1`, making room when the map is full: expired
-/// entries go first; if none has expired, the earliest is dropped and `strict_until` raised to its
-/// expiry. Returns true in that last case.
+/// Makes room for `key` in `map` (kept to `cap` entries; `until` reads an entry's expiry):
+/// expired entries go first; if none has expired, the earliest is dropped and `strict_until`
+/// raised to its expiry. Returns true in that last case.
+fn make_room<K: Clone + Eq + core::hash::Hash, V>(
+    map: &mut HashMap<K, V>,
+    cap: usize,
+    strict_until: &mut u64,
+    key: &K,
+    until: impl Fn(&V) -> u64,
+    now: u64,
+) -> bool {
+    if map.len() < cap || map.contains_key(key) {
+        return false;
+    }
+    map.retain(|_, v| until(v) > now);
+    if map.len() < cap {
+        return false;
+    }
+    let dropped = evict_earliest(map, &until);
+    *strict_until = (*strict_until).max(dropped);
+    true
+}
+
+/// Inserts (or extends) an entry refused with `reason` until `until`; see [`make_room`].
 fn insert_bounded<K: Clone + Eq + core::hash::Hash>(
     map: &mut HashMap<K, (RejectReason, u64)>,
     strict_until: &mut u64,
@@ -53,15 +74,7 @@ fn insert_bounded<K: Clone + Eq + core::hash::Hash>(
     (reason, until): (RejectReason, u64),
     now: u64,
 ) -> bool {
-    let mut overflowed = false;
-    if map.len() >= MAX_REVOKED_SESSIONS && !map.contains_key(&key) {
-        map.retain(|_, (_, until)| *until > now);
-        if map.len() >= MAX_REVOKED_SESSIONS {
-            let dropped = evict_earliest(map, |(_, until)| *until);
-            *strict_until = (*strict_until).max(dropped);
-            overflowed = true;
-        }
-    }
+    let overflowed = make_room(map, MAX_REVOKED_SESSIONS, strict_until, &key, |e| e.1, now);
     let entry = map.entry(key).or_insert((reason, 0));
     *entry = (reason, entry.1.max(until));
     overflowed
@@ -107,16 +120,16 @@ impl Revocations {
     /// Refuses every session of `user_id` created before `before`, until `forget_after`.
     /// Returns true when the memory was full and the isolate went strict to make room.
     pub fn revoke_user(&mut self, user_id: &str, before: u64, forget_after: u64, now: u64) -> bool {
-        let mut overflowed = false;
-        if self.users.len() >= MAX_REVOKED_USERS && !self.users.contains_key(user_id) {
-            self.users.retain(|_, (_, until)| *until > now);
-            if self.users.len() >= MAX_REVOKED_USERS {
-                let until = evict_earliest(&mut self.users, |(_, until)| *until);
-                self.strict_until = self.strict_until.max(until);
-                overflowed = true;
-            }
-        }
-        let entry = self.users.entry(user_id.to_owned()).or_insert((0, 0));
+        let user = user_id.to_owned();
+        let overflowed = make_room(
+            &mut self.users,
+            MAX_REVOKED_USERS,
+            &mut self.strict_until,
+            &user,
+            |e| e.1,
+            now,
+        );
+        let entry = self.users.entry(user).or_insert((0, 0));
         *entry = (entry.0.max(before), entry.1.max(forget_after));
         overflowed
     }
