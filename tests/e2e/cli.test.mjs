@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ROOT, login, me, newKeyRing, startServer } from './server.mjs';
+import { ROOT, login, me, newKeyRing, sleep, startServer } from './server.mjs';
 
 // adminHandler refuses tokens shorter than 32 characters; this one has 44 and starts with '-', as
 // one base64url token in 64 does: the CLI must take it as the value of --token.
@@ -32,7 +32,6 @@ after(async () => {
   await server?.stop();
 }, { timeout: HOOK_TIMEOUT });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `node pkg/cli.js ...args`; resolves with { code, stdout, stderr } whatever the exit code. */
 function cli(...args) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { cookieFrom, isClearing, login, me, parseSetCookie, startServer } from './server.mjs';
+import { cookieFrom, isClearing, login, me, parseSetCookie, sleep, startServer } from './server.mjs';
 
 // adminHandler refuses tokens shorter than 32 characters; this one has 43.
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
@@ -26,7 +26,6 @@ after(async () => {
   await server?.stop();
 }, { timeout: HOOK_TIMEOUT });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function assertJson(res) {
   assert.match(res.headers.get('content-type') || '', /^application\/json/);

@@ -47,7 +47,13 @@ export function newKeyRing(id = 'k1') {
   return `${id}:${randomBytes(32).toString('base64url')}`;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once the wall clock reaches `t` (unix ms). */
+export async function sleepUntil(t) {
+  while (Date.now() < t) await sleep(Math.min(100, t - Date.now()));
+}
 
 /**
  * Starts `wrangler dev` for the demo.

@@ -24,7 +24,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM, CHROMIUM_ARGS, cookieFrom, isClearing, login, me, startServer } from './server.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, cookieFrom, isClearing, login, me, sleep, sleepUntil, startServer } from './server.mjs';
 
 // adminHandler refuses tokens shorter than 32 characters; this one has 43.
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
@@ -49,10 +49,6 @@ after(async () => {
   await server?.stop();
 }, { timeout: HOOK_TIMEOUT });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const sleepUntil = async (t) => {
-  while (Date.now() < t) await sleep(Math.min(100, t - Date.now()));
-};
 
 async function control(method, path, body) {
   const res = await fetch(`${url}${path}`, {

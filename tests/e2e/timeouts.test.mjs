@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM, CHROMIUM_ARGS, cookieFrom, isClearing, login, me, startServer } from './server.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, cookieFrom, isClearing, login, me, sleep, sleepUntil, startServer } from './server.mjs';
 
 const ENVELOPE_S = 1;
 const IDLE_S = 3;
@@ -35,10 +35,6 @@ after(async () => {
   await server?.stop();
 }, { timeout: HOOK_TIMEOUT });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const sleepUntil = async (t) => {
-  while (Date.now() < t) await sleep(Math.min(100, t - Date.now()));
-};
 
 test('admin routes answer 404 when ADMIN_TOKEN is empty', { timeout: TEST_TIMEOUT }, async () => {
   for (const headers of [{}, { authorization: 'Bearer ' }, { authorization: 'Bearer anything' }]) {
