@@ -13,12 +13,15 @@ export class SessionConfigError extends Error {
   }
 }
 
-/** The session store failed or timed out (thrown by management calls, never by validate). */
+/**
+ * The session store or the revocation hub failed or timed out (thrown by management calls, never
+ * by validate). `reason` is `store_unavailable` or `hub_unavailable`.
+ */
 export class SessionStoreError extends Error {
   constructor(message, options) {
     super(message, options);
     this.name = 'SessionStoreError';
-    this.reason = 'store_unavailable';
+    this.reason = options?.reason ?? 'store_unavailable';
   }
 }
 
@@ -86,7 +89,15 @@ function parseStored(text) {
   }
 }
 
-const HOST_OPTIONS = ['store', 'now', 'onEvent'];
+const HOST_OPTIONS = ['store', 'now', 'onEvent', 'hub'];
+// At most this many pages (of the hub's 500 entries) per pull; a longer backlog is left for the
+// next interval, and the isolate counts as behind (strict once out of reach) until it catches up.
+const HUB_MAX_PAGES = 40;
+// A pull shared through the Cache API is used by the other isolates of a location for at most
+// this long after it was made (the Cache API keeps it for one second, its smallest TTL).
+const HUB_SHARE_MS = 500;
+const HUB_CACHE = 'edge-session-hub';
+const HUB_PULLED_AT = 'x-edge-session-pulled-at';
 const CREATE_OPTIONS = new Set(['userAgent', 'data']);
 
 /**
@@ -101,12 +112,16 @@ export class SessionManager {
   #timeoutMs;
   #clear;
   #cutoffWrites = Promise.resolve();
+  #hub;
+  #hubName;
+  #hubHealthy = true;
+  #hubOut = false;
 
   constructor(options) {
     if (!options || typeof options !== 'object') {
       throw new SessionConfigError('options are required', 'invalid_options');
     }
-    const { store, now, onEvent } = options;
+    const { store, now, onEvent, hub } = options;
     for (const method of ['get', 'put', 'delete', 'list']) {
       if (!store || typeof store[method] !== 'function') {
         throw new SessionConfigError(`store must have a ${method}() method (a KV namespace works)`, 'invalid_store');
@@ -117,8 +132,17 @@ export class SessionManager {
         throw new SessionConfigError(`${name} must be a function`, 'invalid_options');
       }
     }
+    if (hub !== undefined && (!hub || typeof hub.idFromName !== 'function' || typeof hub.get !== 'function')) {
+      throw new SessionConfigError(
+        'hub must be a Durable Object namespace binding of the RevocationHub class (env.REVOCATIONS)',
+        'invalid_hub',
+      );
+    }
     const settings = Object.fromEntries(Object.entries(options).filter(([k]) => !HOST_OPTIONS.includes(k)));
+    if (hub !== undefined) settings.hub = true;
     this.#engine = core(() => new Engine(settings));
+    this.#hub = hub;
+    this.#hubName = `edge-session/${this.#engine.settings.cookieName}`;
     this.#store = store;
     this.#now = now ?? Date.now;
     this.#onEvent = onEvent;
@@ -137,13 +161,24 @@ export class SessionManager {
    * reads the store on every request). Never a secret, a session ID or a user id.
    */
   status() {
-    const s = this.#engine.status(this.#now());
-    const { cookieName, keyIds, timeouts } = this.#engine.settings;
+    const now = this.#now();
+    const s = this.#engine.status(now);
+    const { cookieName, keyIds, timeouts, hubPollInterval } = this.#engine.settings;
     return {
       cookieName,
       keyIds: [...keyIds],
       timeouts: { ...timeouts },
       revocations: { sessions: s.revokedSessions, users: s.revokedUsers, issuedBefore: s.issuedBefore, strict: s.strict },
+      hub: s.hub
+        ? {
+            pollInterval: hubPollInterval,
+            seq: s.hub.seq,
+            head: s.hub.head,
+            lastPullAt: s.hub.lastPullAt,
+            lastPullAgeMs: s.hub.lastPullAt === null ? null : Math.max(0, now - s.hub.lastPullAt),
+            outOfReach: s.hub.outOfReach,
+          }
+        : null,
     };
   }
 
@@ -161,18 +196,132 @@ export class SessionManager {
     }
   }
 
-  /** Runs one store call with a deadline; any failure becomes a SessionStoreError. */
-  async #io(call) {
+  /** Runs one store (or hub) call with a deadline; any failure becomes a SessionStoreError. */
+  async #io(call, what = 'session store', reason = 'store_unavailable') {
     let timer;
     const deadline = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new SessionStoreError('session store timed out')), this.#timeoutMs);
+      timer = setTimeout(() => reject(new SessionStoreError(`${what} timed out`, { reason })), this.#timeoutMs);
     });
     try {
       return await Promise.race([Promise.resolve().then(call), deadline]);
     } catch (error) {
-      throw error instanceof SessionStoreError ? error : new SessionStoreError('session store failed', { cause: error });
+      throw error instanceof SessionStoreError ? error : new SessionStoreError(`${what} failed`, { cause: error, reason });
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  // ---- revocation hub ----------------------------------------------------------------------------
+
+  #hubCall(path, init) {
+    return this.#io(
+      async () => {
+        // A stub per call: workerd ties I/O objects to the request that made them.
+        const stub = this.#hub.get(this.#hub.idFromName(this.#hubName));
+        const response = await stub.fetch(`https://revocation-hub${path}`, init);
+        const text = await response.text();
+        if (!response.ok) throw new Error(`revocation hub answered ${response.status}: ${text.slice(0, 200)}`);
+        return text;
+      },
+      'revocation hub',
+      'hub_unavailable',
+    );
+  }
+
+  /**
+   * Appends the core's hub entries (with a hub; a no-op without). Throws SessionStoreError
+   * (`hub_unavailable`) when the hub failed: the revocation then holds only within the KV bound.
+   */
+  async #announce(...entries) {
+    const list = entries.filter((e) => e !== undefined && e !== null);
+    if (!this.#hub || list.length === 0) return;
+    await this.#hubCall('/append', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ entries: list }),
+    });
+  }
+
+  /** The named cache isolates of one location share pulls through, when the runtime has one. */
+  async #sharedCache() {
+    try {
+      // Opened per pull, like the stub: workerd ties I/O objects to the request that made them.
+      return globalThis.caches?.open ? await globalThis.caches.open(HUB_CACHE) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * One page of entries after `after`: from the Cache API when another isolate of this location
+   * pulled it less than HUB_SHARE_MS ago, else from the hub (then shared). `asOf` is when the
+   * hub answered, which is what the isolate then knows.
+   */
+  async #hubPage(after, origin) {
+    const cache = await this.#sharedCache();
+    const key = `${origin}/__edge-session/hub/${encodeURIComponent(this.#hubName)}/pull?after=${after}`;
+    if (cache) {
+      const hit = await cache.match(key).catch(() => undefined);
+      const asOf = Number(hit?.headers.get(HUB_PULLED_AT));
+      const now = this.#now();
+      if (hit && Number.isSafeInteger(asOf) && asOf <= now && now - asOf < HUB_SHARE_MS) {
+        return { page: JSON.parse(await hit.text()), asOf, shared: true };
+      }
+    }
+    const asOf = this.#now();
+    const text = await this.#hubCall(`/pull?after=${after}`);
+    if (cache) {
+      const headers = { 'content-type': 'application/json', 'cache-control': 'max-age=1', [HUB_PULLED_AT]: String(asOf) };
+      await cache.put(key, new Response(text, { headers })).catch(() => {});
+    }
+    return { page: JSON.parse(text), asOf, shared: false };
+  }
+
+  /**
+   * Pulls what is new from the hub when a pull is due (at most once per interval per isolate).
+   * A healthy isolate waits for it, so it never accepts on knowledge older than the interval
+   * plus a round trip; one whose last pull failed pulls in the background and, once the hub has
+   * been out of reach for three intervals, reads records on every request (the core decides).
+   */
+  async #syncHub(request, now) {
+    const claim = this.#engine.hubClaim(now);
+    if (claim === undefined) return;
+    if (claim.outOfReach && !this.#hubOut && !this.#hubHealthy) {
+      this.#hubOut = true;
+      this.#emit({ type: 'hub_unreachable', at: now });
+    }
+    let origin = 'https://edge-session.invalid';
+    try {
+      if (request && typeof request.url === 'string') origin = new URL(request.url).origin;
+    } catch {
+      // A request without a usable URL shares under the placeholder origin.
+    }
+    const pull = this.#pullPages(claim.after, now, origin);
+    if (this.#hubHealthy) await pull;
+  }
+
+  async #pullPages(after, now, origin) {
+    try {
+      for (let pages = 0; pages < HUB_MAX_PAGES; pages++) {
+        const { page, asOf, shared } = await this.#hubPage(after, origin);
+        const applied = this.#engine.hubApply(page, asOf);
+        if (!applied.ok) throw new Error('malformed hub page');
+        if (applied.overflow) this.#overflowed(now);
+        this.#emit({ type: 'hub_pulled', at: asOf, seq: applied.after, entries: page.entries.length, shared });
+        if (!applied.more) {
+          this.#hubHealthy = true;
+          if (this.#hubOut) {
+            this.#hubOut = false;
+            this.#emit({ type: 'hub_reachable', at: this.#now() });
+          }
+          return;
+        }
+        after = applied.after;
+      }
+    } catch (error) {
+      this.#engine.hubFailed(now);
+      this.#hubHealthy = false;
+      this.#emit({ type: 'hub_pull_failed', at: now, message: String(error?.message ?? error) });
     }
   }
 
@@ -232,6 +381,7 @@ export class SessionManager {
 
   /** Checks the request's session cookie; reads the store only for an authentic envelope that needs its record. */
   async validate(request) {
+    if (this.#hub) await this.#syncHub(request, this.#now());
     const now = this.#now();
     const header = cookieHeaderOf(request);
     const verdict = this.#engine.validate(header, now);
@@ -285,7 +435,7 @@ export class SessionManager {
     const issued = core(() => this.#engine.issue(userId, userAgent, data, now));
     if (request) {
       const ended = await this.#end(request, now);
-      if (ended === false) return refusal('store_unavailable', null);
+      if (typeof ended === 'string') return refusal(ended, null);
     }
     try {
       await this.#apply(issued);
@@ -297,21 +447,47 @@ export class SessionManager {
     return { ok: true, session, setCookie: issued.setCookie };
   }
 
-  /** Ends the request's session: true when done, false when the store failed, null when there was none. */
+  /**
+   * Ends the request's session: true when done, null when there was none, or the reason code
+   * (`store_unavailable`, `hub_unavailable`) when the store or the hub failed.
+   */
   async #end(request, now) {
     const out = this.#engine.destroy(cookieHeaderOf(request), now);
     if (!out.ok) return null;
     if (out.overflow) this.#overflowed(now);
-    try {
-      await this.#apply(out);
-    } catch {
-      // The record may still be live: keep refusing it here for as long as it could live.
-      if (this.#engine.holdEnded(out.lineage, 'revoked', out.until, now)) this.#overflowed(now);
-      this.#emit({ type: 'destroy_failed', userId: out.userId, handle: out.handle, at: now });
-      return false;
+    const failure = await this.#endWrites(out, 'revoked', out.lineage, out.until, now);
+    if (failure) {
+      this.#emit({ type: 'destroy_failed', userId: out.userId, handle: out.handle, reason: failure.reason, at: now });
+      return failure.reason;
     }
     this.#emit({ type: 'destroyed', userId: out.userId, handle: out.handle, at: now });
     return true;
+  }
+
+  /**
+   * Writes the end of a session (`out`: the core's writes and hub entry) to the store, then
+   * announces it to the hub. When the store write failed, this isolate keeps refusing `target`
+   * until `until` (the session's absolute deadline) and the hub is told to hold it as long.
+   * Returns the first failure (a SessionStoreError), or undefined.
+   */
+  async #endWrites(out, reason, target, until, now) {
+    let failure;
+    let entry = out.hub;
+    try {
+      await this.#apply(out);
+    } catch (error) {
+      failure = error;
+      // The record may still be live: keep refusing it for as long as it could live.
+      const held = this.#engine.holdEnded(target, reason, until, now);
+      if (held.overflow) this.#overflowed(now);
+      entry = held.hub;
+    }
+    try {
+      await this.#announce(entry);
+    } catch (error) {
+      failure ??= error;
+    }
+    return failure;
   }
 
   /**
@@ -322,7 +498,7 @@ export class SessionManager {
   async destroy(request) {
     const now = this.#now();
     const ended = await this.#end(request, now);
-    if (ended === false) return { ok: false, reason: 'store_unavailable', setCookie: this.#clear };
+    if (typeof ended === 'string') return { ok: false, reason: ended, setCookie: this.#clear };
     return { ok: true, setCookie: this.#clear };
   }
 
@@ -360,14 +536,19 @@ export class SessionManager {
     }
     if (this.#engine.rememberRotated(previousHandle, now)) this.#overflowed(now);
     const session = withData(rotated.session);
-    try {
-      await this.#apply(rotated.retire);
-    } catch {
+    const failure = await this.#endWrites(
+      { ...rotated.retire, hub: rotated.hub },
+      'rotated',
+      previousHandle,
+      session.absoluteExpiresAt,
+      now,
+    );
+    if (failure) {
       // The old ID may still be live elsewhere: not a success. The new cookie is still handed
       // over, so the user is never left with no session at all; here the old one stays refused.
-      if (this.#engine.holdEnded(previousHandle, 'rotated', session.absoluteExpiresAt, now)) this.#overflowed(now);
-      this.#emit({ type: 'rotate_failed', userId: session.userId, handle: session.handle, previousHandle, at: now });
-      return { ok: false, reason: 'store_unavailable', setCookie: rotated.setCookie, session, previousHandle };
+      const reason = failure.reason;
+      this.#emit({ type: 'rotate_failed', userId: session.userId, handle: session.handle, previousHandle, reason, at: now });
+      return { ok: false, reason, setCookie: rotated.setCookie, session, previousHandle };
     }
     this.#emit({ type: 'rotated', userId: session.userId, handle: session.handle, previousHandle, at: now });
     return { ok: true, session, setCookie: rotated.setCookie };
@@ -403,13 +584,8 @@ export class SessionManager {
     const out = this.#engine.revokeHandle(String(handle), record, owner, now);
     if (!out) return false;
     if (out.overflow) this.#overflowed(now);
-    try {
-      await this.#apply(out);
-    } catch (error) {
-      // The record may still be live: keep refusing the login here for as long as it could live.
-      if (this.#engine.holdEnded(out.lineage, 'revoked', out.until, now)) this.#overflowed(now);
-      throw error;
-    }
+    const failure = await this.#endWrites(out, 'revoked', out.lineage, out.until, now);
+    if (failure) throw failure;
     this.#emit({ type: 'revoked', scope: 'session', userId: out.userId, handle: out.handle, at: now });
     return true;
   }
@@ -439,14 +615,57 @@ export class SessionManager {
     const keys = this.#engine.userKeys(user);
     const stored = await this.#read(keys.cutoff);
     const cutoff = this.#engine.revokeUser(user, stored, now);
-    if (cutoff.overflow) this.#overflowed(now);
-    await this.#apply(cutoff);
-    const listed = await this.#list(keys.index);
-    const before = cutoff.puts[0].value.before;
-    const ended = this.#engine.endListed(user, before, listed.names, listed.metadata, now);
-    await this.#apply(ended);
+    const ended = await this.#cutOff(user, keys, cutoff, now);
     this.#emit({ type: 'revoked', scope: 'user', userId: user, at: now });
+    return ended;
+  }
+
+  /**
+   * Writes a user cutoff the core made (`cutoff`: its write, hub entry, `before` and the login
+   * it spares), announces it, then ends what a listing shows. The cutoff and the hub entry each
+   * refuse every session it names on their own, so both are attempted before failing. Returns
+   * how many listed sessions were ended.
+   */
+  async #cutOff(user, keys, cutoff, now) {
+    if (cutoff.overflow) this.#overflowed(now);
+    const [stored, announced] = await Promise.allSettled([this.#apply(cutoff), this.#announce(cutoff.hub)]);
+    for (const result of [stored, announced]) {
+      if (result.status === 'rejected') throw result.reason;
+    }
+    const listed = await this.#list(keys.index);
+    const ended = this.#engine.endListed(user, cutoff.before, listed.names, listed.metadata, now, cutoff.lineage ?? undefined);
+    await this.#apply(ended);
     return ended.puts.length;
+  }
+
+  /**
+   * "Log out my other sessions" (ASVS 7.4.3): ends every session of the request's user except
+   * the current one (and its later rotations), everywhere within the revocation bound, including
+   * sessions a listing cannot see yet. Answers `{ ok: true, revoked, session, setCookie }`
+   * (`revoked`: how many listed sessions were ended; `setCookie`: set it when not null, the
+   * current session may have been refreshed), or a refusal like `validate`'s when the request has
+   * no valid session, or `{ ok: false, reason: 'store_unavailable' | 'hub_unavailable' }`.
+   */
+  async revokeOthers(request) {
+    const checked = await this.validate(request);
+    if (!checked.ok) return checked;
+    return this.#serialized(async () => {
+      const now = this.#now();
+      const user = checked.session.userId;
+      const keys = this.#engine.userKeys(user);
+      let revoked;
+      try {
+        const stored = await this.#read(keys.cutoff);
+        const cutoff = this.#engine.revokeOthers(cookieHeaderOf(request), stored, now);
+        if (cutoff.ok === false) return this.#rejected(cutoff, now);
+        revoked = await this.#cutOff(user, keys, cutoff, now);
+      } catch (error) {
+        if (!(error instanceof SessionStoreError)) throw error;
+        return { ok: false, reason: error.reason, session: checked.session, setCookie: checked.setCookie ?? null };
+      }
+      this.#emit({ type: 'revoked', scope: 'others', userId: user, handle: checked.session.handle, revoked, at: now });
+      return { ok: true, revoked, session: checked.session, setCookie: checked.setCookie ?? null };
+    });
   }
 
   /**
@@ -465,7 +684,10 @@ export class SessionManager {
     const stored = await this.#read(this.#engine.globalCutoffKey);
     const out = core(() => this.#engine.revokeIssuedBefore(cutoff, stored, now));
     if (out.corrupt) this.#emit({ type: 'corrupt_cutoff_replaced', at: now });
-    await this.#apply(out);
+    const results = await Promise.allSettled([this.#apply(out), this.#announce(out.hub)]);
+    for (const result of results) {
+      if (result.status === 'rejected') throw result.reason;
+    }
     const inForce = this.#engine.status(now).issuedBefore;
     this.#emit({ type: 'revoked', scope: 'issued_before', issuedBefore: inForce, at: now });
   }

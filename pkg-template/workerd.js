@@ -6,3 +6,4 @@ import { initSync } from './edge_session.js';
 initSync({ module: wasm });
 
 export { SessionManager, MemoryStore, SessionConfigError, SessionStoreError, adminHandler } from './core.js';
+export { RevocationHub } from './hub.js';

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::envelope::{self, Claims, Verified};
+use crate::hub::{HubEntry, HubRevocation, HubState};
 use crate::id::{
     lineage_prefix, touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle,
     SessionId, GLOBAL_CUTOFF_KEY,
@@ -275,6 +276,7 @@ pub struct Engine {
     cookie: CookieConfig,
     revocations: Revocations,
     overflow_unreported: bool,
+    hub: Option<HubState>,
 }
 
 impl Engine {
@@ -287,7 +289,82 @@ impl Engine {
             cookie,
             revocations: Revocations::default(),
             overflow_unreported: false,
+            hub: None,
         })
+    }
+
+    /// Makes this isolate follow a revocation hub pulled at most once per `interval_ms`: until
+    /// its first successful pull, and whenever the hub has been out of reach for
+    /// [`HUB_MISSED_INTERVALS`](crate::HUB_MISSED_INTERVALS) intervals, every request reads its
+    /// record.
+    pub fn follow_hub(&mut self, interval_ms: u64) {
+        self.hub = Some(HubState::new(interval_ms));
+    }
+
+    /// The hub this isolate follows, if any.
+    pub fn hub(&self) -> Option<&HubState> {
+        self.hub.as_ref()
+    }
+
+    /// Claims the hub pull due at `now`, if one is (see [`HubState::claim`]): the sequence
+    /// number to pull after.
+    pub fn hub_claim(&mut self, now: u64) -> Option<u64> {
+        self.hub.as_mut()?.claim(now)
+    }
+
+    /// Records a failed or timed-out pull.
+    pub fn hub_failed(&mut self, now: u64) {
+        if let Some(hub) = self.hub.as_mut() {
+            hub.failed(now);
+        }
+    }
+
+    /// Applies a pulled page (see [`HubState::apply`]); `Ok(true)` when more pages follow. A
+    /// page that overflowed the revocation memory is reported by
+    /// [`take_overflow`](Self::take_overflow).
+    pub fn hub_apply<S: Source + ?Sized>(
+        &mut self,
+        page: &S,
+        now: u64,
+    ) -> Result<bool, RejectReason> {
+        let Some(hub) = self.hub.as_mut() else {
+            return Err(RejectReason::StoreUnavailable);
+        };
+        let (more, overflowed) = hub.apply(page, &mut self.revocations, now)?;
+        self.overflow_unreported |= overflowed;
+        Ok(more)
+    }
+
+    /// The hub entry announcing `revocation` made at `now`, to be remembered by every isolate
+    /// for as long as it matters: a session or login until every envelope signed from a stale
+    /// read has expired (then the store's tombstone refuses it everywhere); a user or global
+    /// cutoff until every session it names has reached its absolute deadline.
+    pub fn hub_entry(&self, revocation: HubRevocation, now: u64) -> HubEntry {
+        let until = match revocation {
+            HubRevocation::Session { .. } | HubRevocation::Login { .. } => self.forget_after(now),
+            HubRevocation::User { .. } | HubRevocation::Before { .. } => self.cutoff_forget(now),
+        };
+        HubEntry {
+            seq: 0,
+            revocation,
+            at: now,
+            until,
+        }
+    }
+
+    /// A hub entry for a logout or rotation whose store write failed: remembered until `until`
+    /// (the session's absolute deadline), since no tombstone will refuse it.
+    pub fn hub_entry_held(&self, revocation: HubRevocation, until: u64, now: u64) -> HubEntry {
+        let mut entry = self.hub_entry(revocation, now);
+        entry.until = entry.until.max(until);
+        entry
+    }
+
+    /// How long a user or global cutoff made at `now` is remembered: until every session created
+    /// before it has reached its absolute deadline, allowing for clock skew.
+    fn cutoff_forget(&self, now: u64) -> u64 {
+        now.saturating_add(self.policy.absolute_timeout_ms)
+            .saturating_add(self.policy.clock_skew_ms)
     }
 
     /// The policy.
@@ -473,6 +550,7 @@ impl Engine {
         }
         if self.policy.strict
             || self.revocations.strict(now)
+            || self.hub.as_ref().is_some_and(|h| h.out_of_reach(now))
             || now >= claims.expires_at
             || pending.verified.key_id != self.ring.current_id()
         {
@@ -483,12 +561,23 @@ impl Engine {
 
     /// A stored cutoff, refused when unreadable or later than now plus the clock skew.
     fn cutoff<S: Source + ?Sized>(&self, value: Option<&S>, now: u64) -> Result<u64, RejectReason> {
-        let Some(value) = value else { return Ok(0) };
+        self.user_cutoff(value, now).map(|(before, _)| before)
+    }
+
+    /// A stored user cutoff and the login it spares, if any; refused as [`cutoff`](Self::cutoff).
+    fn user_cutoff<S: Source + ?Sized>(
+        &self,
+        value: Option<&S>,
+        now: u64,
+    ) -> Result<(u64, Option<Lineage>), RejectReason> {
+        let Some(value) = value else {
+            return Ok((0, None));
+        };
         let cutoff = Cutoff::decode(value)?;
         if cutoff.before > now.saturating_add(self.policy.clock_skew_ms) {
             return Err(RejectReason::CorruptCutoff);
         }
-        Ok(cutoff.before)
+        Ok((cutoff.before, cutoff.keep))
     }
 
     /// Judges `pending` against what the store holds; the record is the authority. `Ok(None)`
@@ -526,8 +615,8 @@ impl Engine {
         let claims = &pending.verified.claims;
         let global = self.cutoff(fetched.global_cutoff, now)?;
         self.revocations.revoke_issued_before(global);
-        let user_cutoff = self.cutoff(fetched.user_cutoff, now)?;
-        if claims.created_at < user_cutoff {
+        let (user_cutoff, keep) = self.user_cutoff(fetched.user_cutoff, now)?;
+        if claims.created_at < user_cutoff && keep != Some(claims.lineage) {
             return Err(RejectReason::Revoked);
         }
         if let Some(value) = fetched.lineage {
@@ -806,14 +895,28 @@ impl Engine {
         stored: Option<&S>,
         now: u64,
     ) -> (Effects, bool) {
+        self.revoke_user_except(user_id, None, stored, now)
+    }
+
+    /// As [`revoke_user`](Self::revoke_user), sparing the login `keep` ("log out my other
+    /// sessions": the caller's own login, every rotation of it included, stays valid). The
+    /// exception is stored with the cutoff, so every isolate spares the same login; a later
+    /// cutoff (with or without an exception) replaces it.
+    pub fn revoke_user_except<S: Source + ?Sized>(
+        &mut self,
+        user_id: &str,
+        keep: Option<&Lineage>,
+        stored: Option<&S>,
+        now: u64,
+    ) -> (Effects, bool) {
         // A corrupt or future stored value is replaced rather than kept (it would lock the user
         // out for good).
         let stored = self.cutoff(stored, now).unwrap_or(0);
         let before = stored.max(now.saturating_add(1));
-        let forget = now
-            .saturating_add(self.policy.absolute_timeout_ms)
-            .saturating_add(self.policy.clock_skew_ms);
-        let overflowed = self.revocations.revoke_user(user_id, before, forget, now);
+        let forget = self.cutoff_forget(now);
+        let overflowed =
+            self.revocations
+                .revoke_user_except(user_id, before, keep.copied(), forget, now);
         let effects = Effects {
             puts: vec![Put {
                 key: user_cutoff_key(user_id),
@@ -821,6 +924,7 @@ impl Engine {
                     v: STORE_VERSION,
                     before,
                     at: now,
+                    keep: keep.copied(),
                 }),
                 expiration_ttl: Some(USER_CUTOFF_TTL_SECS),
                 metadata: None,
@@ -842,6 +946,18 @@ impl Engine {
         listed: &[(&str, Option<&S>)],
         now: u64,
     ) -> Effects {
+        self.end_listed_except(user_id, before, None, listed, now)
+    }
+
+    /// As [`end_listed`](Self::end_listed), leaving the sessions of the login `keep` alone.
+    pub fn end_listed_except<S: Source + ?Sized>(
+        &self,
+        user_id: &str,
+        before: u64,
+        keep: Option<&Lineage>,
+        listed: &[(&str, Option<&S>)],
+        now: u64,
+    ) -> Effects {
         let prefix = user_index_prefix(user_id);
         let mut effects = Effects::default();
         for (name, metadata) in listed {
@@ -854,7 +970,7 @@ impl Engine {
             let Some(entry) = metadata.and_then(|m| IndexEntry::decode(m)) else {
                 continue;
             };
-            if entry.created_at >= before {
+            if entry.created_at >= before || Some(&entry.lineage) == keep {
                 continue;
             }
             // The user's cutoff already ends every lineage; tombstone the records for the reason.
@@ -912,6 +1028,7 @@ impl Engine {
                         v: STORE_VERSION,
                         before: cutoff,
                         at: now,
+                        keep: None,
                     }),
                     expiration_ttl: None,
                     metadata: None,

@@ -20,8 +20,7 @@ pub const HUB_MISSED_INTERVALS: u64 = 3;
 pub const HUB_PAGE: usize = 500;
 
 /// What a revocation tells every isolate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HubRevocation {
     /// One old ID, replaced by rotation.
     Session {
@@ -33,12 +32,15 @@ pub enum HubRevocation {
         /// Its lineage (base64url).
         lineage: String,
     },
-    /// Every session of a user created before `before`.
+    /// Every session of a user created before `before`, except those of the login `keep` when
+    /// given ("log out my other sessions").
     User {
         /// The user.
         user_id: String,
         /// Unix ms.
         before: u64,
+        /// The caller's own login (lineage, base64url), spared.
+        keep: Option<String>,
     },
     /// Every session created before `before`.
     Before {
@@ -49,18 +51,113 @@ pub enum HubRevocation {
 
 /// One entry to append: a revocation, when it was made, and until when isolates must remember it
 /// (afterwards every envelope it could refuse has expired and the store refuses the rest).
+///
+/// On the wire it is one flat JSON object, `{ seq, kind, handle | lineage | user_id, before,
+/// keep, at, until }` with `kind` one of `session`, `login`, `user`, `before` (flat, so the wasm
+/// build needs no buffering deserialiser for tagged enums).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "WireEntry", try_from = "WireEntry")]
 pub struct HubEntry {
     /// The sequence number the hub gave it (0 before it is appended).
-    #[serde(default)]
     pub seq: u64,
     /// What is revoked.
-    #[serde(flatten)]
     pub revocation: HubRevocation,
     /// When (unix ms).
     pub at: u64,
     /// Until when it matters (unix ms); the hub prunes it after that.
     pub until: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Session,
+    Login,
+    User,
+    Before,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireEntry {
+    #[serde(default)]
+    seq: u64,
+    kind: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    handle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lineage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keep: Option<String>,
+    at: u64,
+    until: u64,
+}
+
+impl From<HubEntry> for WireEntry {
+    fn from(e: HubEntry) -> Self {
+        let mut wire = WireEntry {
+            seq: e.seq,
+            kind: Kind::Before,
+            handle: None,
+            lineage: None,
+            user_id: None,
+            before: None,
+            keep: None,
+            at: e.at,
+            until: e.until,
+        };
+        match e.revocation {
+            HubRevocation::Session { handle } => {
+                (wire.kind, wire.handle) = (Kind::Session, Some(handle))
+            }
+            HubRevocation::Login { lineage } => {
+                (wire.kind, wire.lineage) = (Kind::Login, Some(lineage))
+            }
+            HubRevocation::User {
+                user_id,
+                before,
+                keep,
+            } => {
+                (wire.kind, wire.user_id) = (Kind::User, Some(user_id));
+                (wire.before, wire.keep) = (Some(before), keep);
+            }
+            HubRevocation::Before { before } => wire.before = Some(before),
+        }
+        wire
+    }
+}
+
+impl TryFrom<WireEntry> for HubEntry {
+    type Error = &'static str;
+
+    fn try_from(w: WireEntry) -> Result<Self, Self::Error> {
+        const MISSING: &str = "a hub entry lacks the field its kind needs";
+        let revocation = match w.kind {
+            Kind::Session => HubRevocation::Session {
+                handle: w.handle.ok_or(MISSING)?,
+            },
+            Kind::Login => HubRevocation::Login {
+                lineage: w.lineage.ok_or(MISSING)?,
+            },
+            Kind::User => HubRevocation::User {
+                user_id: w.user_id.ok_or(MISSING)?,
+                before: w.before.ok_or(MISSING)?,
+                keep: w.keep,
+            },
+            Kind::Before => HubRevocation::Before {
+                before: w.before.ok_or(MISSING)?,
+            },
+        };
+        Ok(HubEntry {
+            seq: w.seq,
+            revocation,
+            at: w.at,
+            until: w.until,
+        })
+    }
 }
 
 /// A page the hub answered to a pull.
@@ -70,6 +167,10 @@ pub struct HubPage {
     pub entries: Vec<HubEntry>,
     /// The hub's newest sequence number.
     pub head: u64,
+    /// The log's identity, drawn when the hub's storage was created: a different one means the
+    /// log was reset and its numbers start again.
+    #[serde(default)]
+    pub log: String,
 }
 
 /// An isolate's view of the hub: what it has applied and when it last heard from it.
@@ -77,6 +178,8 @@ pub struct HubPage {
 pub struct HubState {
     interval_ms: u64,
     seq: u64,
+    head: u64,
+    log: Option<String>,
     last_ok: Option<u64>,
     last_try: Option<u64>,
 }
@@ -95,9 +198,19 @@ impl HubState {
         self.seq
     }
 
-    /// When the last pull succeeded.
+    /// When the last pull succeeded (and caught up with the hub).
     pub fn last_ok(&self) -> Option<u64> {
         self.last_ok
+    }
+
+    /// The hub's newest sequence number, as of the last page pulled.
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    /// The poll interval in ms.
+    pub fn interval_ms(&self) -> u64 {
+        self.interval_ms
     }
 
     /// Whether a pull is due: never pulled, or the interval has passed since the last attempt.
@@ -118,57 +231,103 @@ impl HubState {
         }
     }
 
+    /// Claims the pull due at `now`, if one is: returns the sequence number to pull after and
+    /// counts the attempt from now, so concurrent requests do not pull too (they go on with what
+    /// this isolate knows, which is at most an interval and a round trip old). A pull that is
+    /// lost (cancelled with its request) is simply retried an interval later.
+    pub fn claim(&mut self, now: u64) -> Option<u64> {
+        if !self.due(now) {
+            return None;
+        }
+        self.last_try = Some(now);
+        Some(self.seq)
+    }
+
     /// Records a failed pull at `now`.
     pub fn failed(&mut self, now: u64) {
         self.last_try = Some(now);
     }
 
-    /// Applies a pulled page to `revocations` and records the success. Returns whether more
-    /// pages follow. Entries at or before the last applied sequence number are skipped, so a
-    /// repeated page changes nothing; a malformed page is a failed pull.
+    /// Applies a pulled page to `revocations`; `now` is when the hub answered it (for a page
+    /// shared through a cache, when it was pulled), so the next pull is due an interval after
+    /// what the isolate knows, not after it looked. Returns whether more pages follow, and whether
+    /// the revocation memory overflowed (the isolate went strict to make room). Entries at or
+    /// before the last applied sequence number are skipped, so a repeated page changes nothing;
+    /// a malformed page is a failed pull. Only the page that catches up with the hub's head
+    /// counts as a successful pull: an isolate still paging through a burst knows less than
+    /// the hub. A head below what was applied means the hub's log was reset: everything is
+    /// pulled again from the start.
     pub fn apply<S: Source + ?Sized>(
         &mut self,
         page: &S,
         revocations: &mut Revocations,
         now: u64,
-    ) -> Result<bool, RejectReason> {
+    ) -> Result<(bool, bool), RejectReason> {
         let Some(page) = page.read_as::<HubPage>() else {
             self.failed(now);
             return Err(RejectReason::StoreUnavailable);
         };
+        self.last_try = Some(now);
+        let same_log = self.log.as_ref().map_or(true, |log| *log == page.log);
+        if page.head < self.seq || !same_log {
+            self.seq = 0;
+            self.head = page.head;
+            self.log = Some(page.log);
+            return Ok((true, false));
+        }
+        self.log = Some(page.log.clone());
+        let mut overflowed = false;
         for entry in &page.entries {
-            if entry.seq > self.seq {
-                entry.apply(revocations, now);
+            if entry.seq > self.seq && entry.seq <= page.head {
+                overflowed |= entry.apply(revocations, now);
                 self.seq = entry.seq;
             }
         }
-        self.last_try = Some(now);
-        self.last_ok = Some(now);
-        Ok(self.seq < page.head)
+        self.head = page.head;
+        // A page that is not full is the end of the log: what lies between was pruned.
+        if page.entries.len() < HUB_PAGE {
+            self.seq = page.head;
+        }
+        let more = self.seq < page.head;
+        if !more {
+            self.last_ok = Some(now);
+        }
+        Ok((more, overflowed))
     }
 }
 
 impl HubEntry {
-    /// Makes `revocations` refuse what this entry names, until the entry's `until`.
-    fn apply(&self, revocations: &mut Revocations, now: u64) {
+    /// Makes `revocations` refuse what this entry names, until the entry's `until`. Returns
+    /// true when the memory overflowed. A malformed target is skipped (the store still refuses
+    /// it at the next refresh).
+    fn apply(&self, revocations: &mut Revocations, now: u64) -> bool {
         if self.until <= now {
-            return;
+            return false;
         }
         match &self.revocation {
-            HubRevocation::Session { handle } => {
-                if let Ok(handle) = SessionHandle::parse(handle) {
-                    revocations.revoke_session(handle, RejectReason::Rotated, self.until, now);
-                }
+            HubRevocation::Session { handle } => SessionHandle::parse(handle).is_ok_and(|h| {
+                revocations.revoke_session(h, RejectReason::Rotated, self.until, now)
+            }),
+            HubRevocation::Login { lineage } => Lineage::parse(lineage).is_some_and(|l| {
+                revocations.revoke_lineage(l, RejectReason::Revoked, self.until, now)
+            }),
+            HubRevocation::User {
+                user_id,
+                before,
+                keep,
+            } => {
+                let keep = match keep.as_deref().map(Lineage::parse) {
+                    None => None,
+                    Some(Some(lineage)) => Some(lineage),
+                    // An unreadable exception spares nothing.
+                    Some(None) => None,
+                };
+                revocations.revoke_user_except(user_id, *before, keep, self.until, now)
             }
-            HubRevocation::Login { lineage } => {
-                if let Some(lineage) = Lineage::parse(lineage) {
-                    revocations.revoke_lineage(lineage, RejectReason::Revoked, self.until, now);
-                }
+            HubRevocation::Before { before } => {
+                revocations.revoke_issued_before(*before);
+                false
             }
-            HubRevocation::User { user_id, before } => {
-                revocations.revoke_user(user_id, *before, self.until, now);
-            }
-            HubRevocation::Before { before } => revocations.revoke_issued_before(*before),
         }
     }
 }
@@ -220,12 +379,13 @@ mod tests {
                     HubRevocation::User {
                         user_id: "alice".into(),
                         before: 900,
+                        keep: None,
                     },
                 ),
             ],
-            4,
+            3,
         );
-        assert_eq!(hub.apply(first.as_str(), &mut r, 10), Ok(true));
+        assert_eq!(hub.apply(first.as_str(), &mut r, 10), Ok((false, false)));
         assert_eq!(hub.seq(), 3);
         let other = Lineage::from_bytes([9; 16]);
         assert_eq!(
@@ -243,11 +403,56 @@ mod tests {
         );
         assert_eq!(r.check(&h2, &other, "alice", 900, 20), None);
         let second = page(&[entry(4, HubRevocation::Before { before: 500 })], 4);
-        assert_eq!(hub.apply(second.as_str(), &mut r, 11), Ok(false));
+        assert_eq!(hub.apply(second.as_str(), &mut r, 11), Ok((false, false)));
         assert_eq!(r.issued_before(), 500);
         // A repeated page changes nothing.
-        assert_eq!(hub.apply(second.as_str(), &mut r, 12), Ok(false));
+        assert_eq!(hub.apply(second.as_str(), &mut r, 12), Ok((false, false)));
         assert_eq!(hub.seq(), 4);
+    }
+
+    #[test]
+    fn a_burst_is_pulled_page_by_page_and_a_reset_log_is_pulled_again() {
+        let mut hub = HubState::new(5_000);
+        let mut r = Revocations::default();
+        let full: Vec<HubEntry> = (1..=HUB_PAGE as u64)
+            .map(|seq| entry(seq, HubRevocation::Before { before: seq }))
+            .collect();
+        assert_eq!(
+            hub.apply(page(&full, 600).as_str(), &mut r, 10),
+            Ok((true, false))
+        );
+        assert_eq!(
+            (hub.seq(), hub.last_ok()),
+            (HUB_PAGE as u64, None),
+            "not caught up yet"
+        );
+        assert!(hub.out_of_reach(10));
+        // The rest of the log was pruned but for a few entries: a short page ends it.
+        let tail = [entry(550, HubRevocation::Before { before: 550 })];
+        assert_eq!(
+            hub.apply(page(&tail, 600).as_str(), &mut r, 11),
+            Ok((false, false))
+        );
+        assert_eq!((hub.seq(), hub.head(), hub.last_ok()), (600, 600, Some(11)));
+        assert_eq!(r.issued_before(), 550);
+        // The hub lost its log (a new object): start again from the beginning.
+        assert_eq!(
+            hub.apply(page(&[], 2).as_str(), &mut r, 12),
+            Ok((true, false))
+        );
+        assert_eq!(hub.seq(), 0);
+        let again = [entry(1, HubRevocation::Before { before: 700 })];
+        assert_eq!(
+            hub.apply(page(&again, 2).as_str(), &mut r, 13),
+            Ok((false, false))
+        );
+        assert_eq!((hub.seq(), r.issued_before()), (2, 700));
+        // A new log that already grew past our number is told apart by its identity.
+        let other = r#"{"entries":[],"head":9,"log":"second"}"#;
+        assert_eq!(hub.apply(other, &mut r, 14), Ok((true, false)));
+        assert_eq!(hub.seq(), 0);
+        assert_eq!(hub.apply(other, &mut r, 15), Ok((false, false)));
+        assert_eq!(hub.seq(), 9);
     }
 
     #[test]
@@ -255,7 +460,10 @@ mod tests {
         let mut hub = HubState::new(5_000);
         let mut r = Revocations::default();
         assert!(hub.out_of_reach(0), "no pull yet: strict");
-        assert_eq!(hub.apply(page(&[], 0).as_str(), &mut r, 1_000), Ok(false));
+        assert_eq!(
+            hub.apply(page(&[], 0).as_str(), &mut r, 1_000),
+            Ok((false, false))
+        );
         assert!(!hub.out_of_reach(1_000));
         assert!(!hub.due(5_999) && hub.due(6_000));
         hub.failed(6_000);
@@ -267,7 +475,10 @@ mod tests {
             Err(RejectReason::StoreUnavailable)
         );
         assert!(hub.out_of_reach(17_000));
-        assert_eq!(hub.apply(page(&[], 0).as_str(), &mut r, 18_000), Ok(false));
+        assert_eq!(
+            hub.apply(page(&[], 0).as_str(), &mut r, 18_000),
+            Ok((false, false))
+        );
         assert!(!hub.out_of_reach(18_000));
     }
 
@@ -287,7 +498,7 @@ mod tests {
         );
         assert_eq!(
             hub.apply(page(&[stale, bad], 2).as_str(), &mut r, 60),
-            Ok(false)
+            Ok((false, false))
         );
         assert_eq!(r.issued_before(), 0);
         assert_eq!(r.counts(), (0, 0));
@@ -304,6 +515,7 @@ mod tests {
             HubRevocation::User {
                 user_id: "a".into(),
                 before: 3,
+                keep: None,
             },
         );
         assert_eq!(

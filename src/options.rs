@@ -141,6 +141,9 @@ pub struct Options {
     cookie: Option<CookieOptions>,
     strict: Option<bool>,
     store_timeout_ms: Option<f64>,
+    /// Set by the host when a revocation hub binding was given (the binding itself stays there).
+    hub: Option<bool>,
+    hub_poll_interval: Option<Seconds>,
     /// Accepted for compatibility; the global cutoff is now read on every refresh.
     #[allow(dead_code)]
     revocation_sync_ms: Option<f64>,
@@ -156,8 +159,13 @@ pub const OPTION_NAMES: &[&str] = &[
     "cookie",
     "strict",
     "storeTimeoutMs",
+    "hub",
+    "hubPollInterval",
     "revocationSyncMs",
 ];
+
+/// How often an isolate pulls the revocation hub, by default (seconds).
+pub const DEFAULT_HUB_POLL_INTERVAL_S: f64 = 5.0;
 
 /// Every `cookie` option name.
 #[cfg_attr(not(feature = "wasm"), allow(dead_code))] // Read by the wasm bindings only.
@@ -201,6 +209,8 @@ pub struct Settings {
     pub key_ids: Vec<String>,
     /// The timeouts in force, in seconds.
     pub timeouts: Timeouts,
+    /// The revocation hub's poll interval in seconds; `None` without a hub.
+    pub hub_poll_interval: Option<f64>,
 }
 
 /// The timeouts in force, in seconds (for operators' status pages).
@@ -288,7 +298,25 @@ impl Options {
             c.path.as_deref().unwrap_or("/"),
             c.domain.as_deref(),
         )?;
-        let engine = Engine::new(ring, policy, cookie)?;
+        let mut engine = Engine::new(ring, policy, cookie)?;
+        let hub_poll_interval =
+            match (self.hub.unwrap_or(false), self.hub_poll_interval) {
+                (false, None) => None,
+                (false, Some(_)) => return Err(ConfigError::InvalidOption(
+                    "hubPollInterval needs hub (a RevocationHub Durable Object namespace binding)"
+                        .into(),
+                )),
+                (true, interval) => {
+                    let s = interval.map_or(DEFAULT_HUB_POLL_INTERVAL_S, |Seconds(s)| s);
+                    if !(0.1..=300.0).contains(&s) {
+                        return Err(ConfigError::InvalidOption(
+                            "hubPollInterval must be between 0.1 and 300 seconds".into(),
+                        ));
+                    }
+                    engine.follow_hub((s * 1000.0).round() as u64);
+                    Some(s)
+                }
+            };
         let p = engine.policy();
         let settings = Settings {
             cookie_name: engine.cookie().name().to_owned(),
@@ -299,6 +327,7 @@ impl Options {
                 idle_timeout: p.idle_timeout_ms as f64 / 1000.0,
                 absolute_timeout: p.absolute_timeout_ms as f64 / 1000.0,
             },
+            hub_poll_interval,
         };
         Ok((engine, settings))
     }
@@ -341,6 +370,17 @@ mod tests {
         .unwrap();
         assert_eq!(engine.ring().current_id(), "k2");
         assert_eq!(engine.policy().envelope_ttl_ms, 30_500);
+        assert!(engine.hub().is_none());
+        let (engine, s) = Options::from_json(&format!(
+            r#"{{"keys":"k1:{KEY}","hub":true,"hubPollInterval":"2.5"}}"#
+        ))
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(s.hub_poll_interval, Some(2.5));
+        assert_eq!(engine.hub().map(|h| h.interval_ms()), Some(2_500));
+        let s = build(&format!(r#"{{"keys":"k1:{KEY}","hub":true}}"#)).unwrap();
+        assert_eq!(s.hub_poll_interval, Some(5.0));
     }
 
     #[test]
@@ -384,6 +424,18 @@ mod tests {
             ),
             (
                 format!(r#"{{"keys":"k1:{KEY}","storeTimeoutMs":0}}"#),
+                "invalid_options",
+            ),
+            (
+                format!(r#"{{"keys":"k1:{KEY}","hubPollInterval":5}}"#),
+                "invalid_options",
+            ),
+            (
+                format!(r#"{{"keys":"k1:{KEY}","hub":true,"hubPollInterval":0}}"#),
+                "invalid_options",
+            ),
+            (
+                format!(r#"{{"keys":"k1:{KEY}","hub":true,"hubPollInterval":"never"}}"#),
                 "invalid_options",
             ),
             (

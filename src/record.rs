@@ -122,6 +122,9 @@ pub struct Cutoff {
     pub before: u64,
     /// When it was written (unix ms).
     pub at: u64,
+    /// A user cutoff written by "log out my other sessions" spares the caller's own login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<Lineage>,
 }
 
 /// When a session was last refreshed (`t:` keys, value and metadata).

@@ -20,9 +20,35 @@ pub const MAX_REVOKED_USERS: usize = 10_000;
 pub struct Revocations {
     sessions: HashMap<SessionHandle, (RejectReason, u64)>,
     lineages: HashMap<Lineage, (RejectReason, u64)>,
-    users: HashMap<String, (u64, u64)>,
+    users: HashMap<String, UserCutoff>,
     issued_before: u64,
     strict_until: u64,
+}
+
+/// A user's sessions created before `before` are refused until `until`, except those of the
+/// login `keep` ("log out my other sessions").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct UserCutoff {
+    before: u64,
+    until: u64,
+    keep: Option<Lineage>,
+}
+
+impl UserCutoff {
+    /// Folds a newer revocation in: the later cutoff wins with its exception; at the same cutoff,
+    /// differing exceptions cancel out (the safe side: refuse both).
+    fn merge(&mut self, before: u64, until: u64, keep: Option<Lineage>) {
+        if before > self.before {
+            (self.before, self.keep) = (before, keep);
+        } else if before == self.before && keep != self.keep {
+            self.keep = None;
+        }
+        self.until = self.until.max(until);
+    }
+
+    fn refuses(&self, lineage: &Lineage, created_at: u64) -> bool {
+        created_at < self.before && self.keep.as_ref() != Some(lineage)
+    }
 }
 
 /// Drops the entry of `map` that expires first, returning when it would have expired.
@@ -120,17 +146,37 @@ impl Revocations {
     /// Refuses every session of `user_id` created before `before`, until `forget_after`.
     /// Returns true when the memory was full and the isolate went strict to make room.
     pub fn revoke_user(&mut self, user_id: &str, before: u64, forget_after: u64, now: u64) -> bool {
+        self.revoke_user_except(user_id, before, None, forget_after, now)
+    }
+
+    /// As [`revoke_user`](Self::revoke_user), sparing the sessions of the login `keep` (the
+    /// caller's own, for "log out my other sessions"). A later cutoff replaces an earlier one
+    /// with its exception.
+    pub fn revoke_user_except(
+        &mut self,
+        user_id: &str,
+        before: u64,
+        keep: Option<Lineage>,
+        forget_after: u64,
+        now: u64,
+    ) -> bool {
         let user = user_id.to_owned();
         let overflowed = make_room(
             &mut self.users,
             MAX_REVOKED_USERS,
             &mut self.strict_until,
             &user,
-            |e| e.1,
+            |e| e.until,
             now,
         );
-        let entry = self.users.entry(user).or_insert((0, 0));
-        *entry = (entry.0.max(before), entry.1.max(forget_after));
+        self.users
+            .entry(user)
+            .or_insert(UserCutoff {
+                before: 0,
+                until: 0,
+                keep: None,
+            })
+            .merge(before, forget_after, keep);
         overflowed
     }
 
@@ -175,7 +221,7 @@ impl Revocations {
             && self
                 .users
                 .get(user_id)
-                .is_some_and(|(before, _)| created_at < *before)
+                .is_some_and(|cutoff| cutoff.refuses(lineage, created_at))
         {
             return Some(RejectReason::Revoked);
         }

@@ -12,8 +12,9 @@ use wasm_bindgen::prelude::*;
 use crate::options::{check_names, Options};
 use crate::record::{RecordState, Source};
 use crate::{
-    ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, Lineage, Pending, Put,
-    RejectReason, Session, SessionData, SessionHandle, SessionInfo, GLOBAL_CUTOFF_KEY,
+    ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, HubEntry, HubRevocation,
+    Lineage, Pending, Put, RejectReason, Session, SessionData, SessionHandle, SessionInfo,
+    GLOBAL_CUTOFF_KEY,
 };
 
 impl Source for JsValue {
@@ -42,7 +43,9 @@ fn ms(value: f64) -> u64 {
 }
 
 fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    let serializer = serde_wasm_bindgen::Serializer::new()
+        .serialize_missing_as_null(true)
+        .serialize_maps_as_objects(true);
     // Our outputs are structs of strings, bools and integers below 2^53: they always convert.
     value.serialize(&serializer).unwrap_or(JsValue::NULL)
 }
@@ -118,6 +121,12 @@ struct Writes<'a> {
     overflow: bool,
     /// A stored value was corrupt and is being replaced.
     corrupt: bool,
+    /// What to append to the revocation hub (when the isolate follows one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hub: Option<HubEntry>,
+    /// The cutoff written (user revocations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    before: Option<u64>,
 }
 
 impl<'a> Writes<'a> {
@@ -132,8 +141,44 @@ impl<'a> Writes<'a> {
             deletes: &e.deletes,
             overflow: false,
             corrupt: false,
+            hub: None,
+            before: None,
         }
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Held {
+    overflow: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hub: Option<HubEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HubApplied {
+    ok: bool,
+    more: bool,
+    overflow: bool,
+    /// The sequence number to pull after next.
+    after: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HubClaim {
+    after: u64,
+    out_of_reach: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HubStatus {
+    seq: u64,
+    head: u64,
+    last_pull_at: Option<u64>,
+    out_of_reach: bool,
 }
 
 #[derive(Serialize)]
@@ -146,6 +191,8 @@ struct Rotated<'a> {
     deletes: &'a [String],
     retire: &'a Effects,
     previous_handle: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hub: Option<HubEntry>,
 }
 
 #[derive(Serialize)]
@@ -164,6 +211,7 @@ struct Status {
     revoked_sessions: usize,
     revoked_users: usize,
     strict: bool,
+    hub: Option<HubStatus>,
 }
 
 /// The session engine for one isolate: keys, policy, cookie and in-memory revocations.
@@ -238,6 +286,12 @@ impl JsEngine {
     #[wasm_bindgen(js_name = clearCookie)]
     pub fn clear_cookie(&self) -> String {
         self.engine.clear_cookie()
+    }
+
+    /// The hub entry announcing `revocation`, when this isolate follows a hub.
+    fn hub_entry(&self, revocation: HubRevocation, now: u64) -> Option<HubEntry> {
+        self.engine.hub()?;
+        Some(self.engine.hub_entry(revocation, now))
     }
 
     fn refusal(&self, reason: RejectReason, handle: Option<&str>) -> JsValue {
@@ -375,6 +429,12 @@ impl JsEngine {
                     deletes: &r.issued.effects.deletes,
                     retire: &r.retire,
                     previous_handle: r.previous.as_str(),
+                    hub: self.hub_entry(
+                        HubRevocation::Session {
+                            handle: r.previous.to_string(),
+                        },
+                        now,
+                    ),
                 }),
                 Err(reason) => self.judged_refusal(reason, pending.handle().as_str()),
             },
@@ -391,8 +451,9 @@ impl JsEngine {
 
     /// Keeps refusing, until `until` (the session's absolute deadline), a login whose logout could
     /// not be written (`target` its lineage, `reason` "revoked") or an old ID whose retirement
-    /// could not be written (`target` its handle, "rotated"). Returns true when the revocation
-    /// memory was full.
+    /// could not be written (`target` its handle, "rotated"). Returns `{ overflow, hub }`:
+    /// whether the revocation memory was full, and (with a hub) the entry that makes every
+    /// isolate hold it as long.
     #[wasm_bindgen(js_name = holdEnded)]
     pub fn hold_ended(
         &mut self,
@@ -400,15 +461,33 @@ impl JsEngine {
         reason: &str,
         until: f64,
         now: f64,
-    ) -> Result<bool, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         let (until, now) = (ms(until), ms(now));
-        if reason == "revoked" {
-            if let Some(lineage) = Lineage::parse(target) {
-                return Ok(self.engine.hold_lineage(&lineage, until, now));
+        let lineage = (reason == "revoked")
+            .then(|| Lineage::parse(target))
+            .flatten();
+        let (overflow, revocation) = match lineage {
+            Some(lineage) => (
+                self.engine.hold_lineage(&lineage, until, now),
+                HubRevocation::Login {
+                    lineage: lineage.text(),
+                },
+            ),
+            None => {
+                let handle = SessionHandle::parse(target).map_err(|e| config_error(&e))?;
+                (
+                    self.engine.hold_ended(&handle, Ended::Rotated, until, now),
+                    HubRevocation::Session {
+                        handle: handle.to_string(),
+                    },
+                )
             }
-        }
-        let handle = SessionHandle::parse(target).map_err(|e| config_error(&e))?;
-        Ok(self.engine.hold_ended(&handle, Ended::Rotated, until, now))
+        };
+        let hub = self
+            .engine
+            .hub()
+            .map(|_| self.engine.hub_entry_held(revocation, until, now));
+        Ok(to_js(&Held { overflow, hub }))
     }
 
     /// Logs the header's session out: this isolate refuses it at once; returns `{ ok, handle,
@@ -426,6 +505,12 @@ impl JsEngine {
             lineage: Some(pending.lineage().text()),
             until: Some(pending.session().absolute_expires_at),
             overflow,
+            hub: self.hub_entry(
+                HubRevocation::Login {
+                    lineage: pending.lineage().text(),
+                },
+                now,
+            ),
             ..Writes::new(&effects)
         })
     }
@@ -454,14 +539,23 @@ impl JsEngine {
             Some(Ok(RecordState::Live(r))) => Some((r.lineage.text(), r.absolute_deadline)),
             _ => None,
         };
+        let now = ms(now);
         Ok(
             match self
                 .engine
-                .revoke_handle(&parsed, present(&record), owner.as_deref(), ms(now))
+                .revoke_handle(&parsed, present(&record), owner.as_deref(), now)
             {
                 Some((user_id, effects, overflow)) => to_js(&Writes {
                     handle: Some(handle),
                     user_id: Some(&user_id),
+                    hub: ended.as_ref().and_then(|(lineage, _)| {
+                        self.hub_entry(
+                            HubRevocation::Login {
+                                lineage: lineage.clone(),
+                            },
+                            now,
+                        )
+                    }),
                     lineage: ended.as_ref().map(|(l, _)| l.clone()),
                     until: ended.map(|(_, until)| until),
                     overflow,
@@ -488,15 +582,65 @@ impl JsEngine {
     /// isolate at once; returns the cutoff write.
     #[wasm_bindgen(js_name = revokeUser)]
     pub fn revoke_user(&mut self, user_id: &str, stored: JsValue, now: f64) -> JsValue {
-        let (effects, overflow) = self.engine.revoke_user(user_id, present(&stored), ms(now));
+        self.revoke_user_except(user_id, None, &stored, ms(now))
+    }
+
+    fn revoke_user_except(
+        &mut self,
+        user_id: &str,
+        keep: Option<&Lineage>,
+        stored: &JsValue,
+        now: u64,
+    ) -> JsValue {
+        let (effects, overflow) =
+            self.engine
+                .revoke_user_except(user_id, keep, present(stored), now);
+        let before = match effects.puts.first().map(|p| &p.value) {
+            Some(crate::Value::Cutoff(c)) => c.before,
+            _ => now.saturating_add(1),
+        };
         to_js(&Writes {
             overflow,
+            before: Some(before),
+            lineage: keep.map(Lineage::text),
+            hub: self.hub_entry(
+                HubRevocation::User {
+                    user_id: user_id.to_owned(),
+                    before,
+                    keep: keep.map(Lineage::text),
+                },
+                now,
+            ),
             ..Writes::new(&effects)
         })
     }
 
+    /// "Log out my other sessions": revokes every session of the header's user created up to
+    /// now except those of its own login, given the stored user cutoff. Returns the cutoff write
+    /// (`{ puts, before, lineage, userId, hub }`, then list and `endListed` with `lineage`), or a
+    /// refusal when the header carries no authentic session.
+    #[wasm_bindgen(js_name = revokeOthers)]
+    pub fn revoke_others(
+        &mut self,
+        cookie_header: Option<String>,
+        stored: JsValue,
+        now: f64,
+    ) -> JsValue {
+        let now = ms(now);
+        let pending = match self.engine.authenticate(cookie_header.as_deref(), now) {
+            Ok(pending) => pending,
+            Err(reason) => return self.refusal(reason, None),
+        };
+        let lineage = *pending.lineage();
+        let out = self.revoke_user_except(pending.user_id(), Some(&lineage), &stored, now);
+        let _ = js_sys::Reflect::set(&out, &"userId".into(), &pending.user_id().into());
+        let _ = js_sys::Reflect::set(&out, &"handle".into(), &pending.handle().as_str().into());
+        out
+    }
+
     /// The writes ending each listed index key of `user_id` (`names[i]` with `metadata[i]`)
-    /// created before `before`, the cutoff `revokeUser` wrote.
+    /// created before `before`, the cutoff `revokeUser` wrote; with `keep` (a lineage), that
+    /// login's sessions are left alone.
     #[wasm_bindgen(js_name = endListed)]
     pub fn end_listed(
         &self,
@@ -505,10 +649,16 @@ impl JsEngine {
         names: Vec<String>,
         metadata: Vec<JsValue>,
         now: f64,
+        keep: Option<String>,
     ) -> JsValue {
-        let effects =
-            self.engine
-                .end_listed(user_id, ms(before), &pairs(&names, &metadata), ms(now));
+        let keep = keep.as_deref().and_then(Lineage::parse);
+        let effects = self.engine.end_listed_except(
+            user_id,
+            ms(before),
+            keep.as_ref(),
+            &pairs(&names, &metadata),
+            ms(now),
+        );
         to_js(&Writes::new(&effects))
     }
 
@@ -528,12 +678,16 @@ impl JsEngine {
         now: f64,
     ) -> Result<JsValue, JsValue> {
         self.check_time(before, now)?;
+        let now = ms(now);
         let (effects, corrupt) = self
             .engine
-            .revoke_issued_before(ms(before), present(&stored), ms(now))
+            .revoke_issued_before(ms(before), present(&stored), now)
             .map_err(|e| config_error(&e))?;
+        let before = self.engine.revocations().issued_before();
         Ok(to_js(&Writes {
             corrupt,
+            before: Some(before),
+            hub: self.hub_entry(HubRevocation::Before { before }, now),
             ..Writes::new(&effects)
         }))
     }
@@ -578,14 +732,63 @@ impl JsEngine {
 
     /// This isolate's revocation state: `{ issuedBefore, revokedSessions, revokedUsers, strict }`.
     pub fn status(&self, now: f64) -> JsValue {
+        let now = ms(now);
         let r = self.engine.revocations();
         let (revoked_sessions, revoked_users) = r.counts();
         to_js(&Status {
             issued_before: r.issued_before(),
             revoked_sessions,
             revoked_users,
-            strict: r.strict(ms(now)),
+            strict: r.strict(now),
+            hub: self.engine.hub().map(|h| HubStatus {
+                seq: h.seq(),
+                head: h.head(),
+                last_pull_at: h.last_ok(),
+                out_of_reach: h.out_of_reach(now),
+            }),
         })
+    }
+
+    /// With a hub, when a pull is due: claims it and returns `{ after, outOfReach }` (the
+    /// sequence number to pull after; whether the isolate reads records on every request until a
+    /// pull succeeds). Otherwise undefined: go on without pulling.
+    #[wasm_bindgen(js_name = hubClaim)]
+    pub fn hub_claim(&mut self, now: f64) -> JsValue {
+        let now = ms(now);
+        match self.engine.hub_claim(now) {
+            Some(after) => to_js(&HubClaim {
+                after,
+                out_of_reach: self.engine.hub().is_some_and(|h| h.out_of_reach(now)),
+            }),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// Applies a page the hub answered (`{ entries, head, log }`, parsed): `{ ok, more,
+    /// overflow }`; `ok: false` for a malformed page (a failed pull).
+    #[wasm_bindgen(js_name = hubApply)]
+    pub fn hub_apply(&mut self, page: JsValue, now: f64) -> JsValue {
+        let applied = match self.engine.hub_apply(&page, ms(now)) {
+            Ok(more) => HubApplied {
+                ok: true,
+                more,
+                overflow: self.engine.take_overflow(),
+                after: self.engine.hub().map_or(0, |h| h.seq()),
+            },
+            Err(_) => HubApplied {
+                ok: false,
+                more: false,
+                overflow: false,
+                after: 0,
+            },
+        };
+        to_js(&applied)
+    }
+
+    /// Records a pull that failed or timed out.
+    #[wasm_bindgen(js_name = hubFailed)]
+    pub fn hub_failed(&mut self, now: f64) {
+        self.engine.hub_failed(ms(now));
     }
 }
 

@@ -344,6 +344,7 @@ describe('GET /admin/sessions and /admin/status', () => {
       keyIds: ['k1'],
       timeouts: { envelopeTtl: 60, idleTimeout: 1800, absoluteTimeout: 43200 },
       revocations: { sessions: 0, users: 0, issuedBefore: 0, strict: false },
+      hub: null,
     });
     assert.deepEqual(first.body, manager.status());
     const s = await login(manager, 'counted');

@@ -341,6 +341,7 @@ fn store_values_known_answer() {
                 v: 2,
                 before: 7,
                 at: 8,
+                keep: None,
             }),
             r#"{"v":2,"before":7,"at":8}"#,
         ),
