@@ -98,6 +98,8 @@ const HUB_MAX_PAGES = 40;
 const HUB_SHARE_MS = 500;
 const HUB_CACHE = 'edge-session-hub';
 const HUB_PULLED_AT = 'x-edge-session-pulled-at';
+// How long a pull may take while the hub is failing (healthy: storeTimeoutMs).
+const HUB_RETRY_TIMEOUT_MS = 1000;
 const CREATE_OPTIONS = new Set(['userAgent', 'data']);
 
 /**
@@ -197,10 +199,10 @@ export class SessionManager {
   }
 
   /** Runs one store (or hub) call with a deadline; any failure becomes a SessionStoreError. */
-  async #io(call, what = 'session store', reason = 'store_unavailable') {
+  async #io(call, what = 'session store', reason = 'store_unavailable', timeoutMs = this.#timeoutMs) {
     let timer;
     const deadline = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new SessionStoreError(`${what} timed out`, { reason })), this.#timeoutMs);
+      timer = setTimeout(() => reject(new SessionStoreError(`${what} timed out`, { reason })), timeoutMs);
     });
     try {
       return await Promise.race([Promise.resolve().then(call), deadline]);
@@ -213,7 +215,7 @@ export class SessionManager {
 
   // ---- revocation hub ----------------------------------------------------------------------------
 
-  #hubCall(path, init) {
+  #hubCall(path, init, timeoutMs = this.#timeoutMs) {
     return this.#io(
       async () => {
         // A stub per call: workerd ties I/O objects to the request that made them.
@@ -225,6 +227,7 @@ export class SessionManager {
       },
       'revocation hub',
       'hub_unavailable',
+      timeoutMs,
     );
   }
 
@@ -269,7 +272,9 @@ export class SessionManager {
       }
     }
     const asOf = this.#now();
-    const text = await this.#hubCall(`/pull?after=${after}`);
+    // While the hub is failing, a pull gives up sooner: one request per interval waits for it.
+    const timeout = this.#hubHealthy ? this.#timeoutMs : Math.min(this.#timeoutMs, HUB_RETRY_TIMEOUT_MS);
+    const text = await this.#hubCall(`/pull?after=${after}`, undefined, timeout);
     if (cache) {
       const headers = { 'content-type': 'application/json', 'cache-control': 'max-age=1', [HUB_PULLED_AT]: String(asOf) };
       await cache.put(key, new Response(text, { headers })).catch(() => {});
@@ -279,25 +284,29 @@ export class SessionManager {
 
   /**
    * Pulls what is new from the hub when a pull is due (at most once per interval per isolate).
-   * A healthy isolate waits for it, so it never accepts on knowledge older than the interval
-   * plus a round trip; one whose last pull failed pulls in the background and, once the hub has
-   * been out of reach for three intervals, reads records on every request (the core decides).
+   * The request that claims it waits for it (workerd cancels what a request leaves running), so
+   * the isolate never accepts on knowledge older than the interval plus a round trip; requests
+   * meanwhile go on with what it knows. Once the hub has been out of reach for three intervals
+   * the isolate reads records on every request (the core decides) until a pull succeeds.
    */
   async #syncHub(request, now) {
     const claim = this.#engine.hubClaim(now);
     if (claim === undefined) return;
-    if (claim.outOfReach && !this.#hubOut && !this.#hubHealthy) {
-      this.#hubOut = true;
-      this.#emit({ type: 'hub_unreachable', at: now });
-    }
+    if (claim.outOfReach && !this.#hubHealthy) this.#unreachable(now);
     let origin = 'https://edge-session.invalid';
     try {
       if (request && typeof request.url === 'string') origin = new URL(request.url).origin;
     } catch {
       // A request without a usable URL shares under the placeholder origin.
     }
-    const pull = this.#pullPages(claim.after, now, origin);
-    if (this.#hubHealthy) await pull;
+    await this.#pullPages(claim.after, now, origin);
+  }
+
+  /** Reports, once per outage, that the isolate now reads records on every request. */
+  #unreachable(now) {
+    if (this.#hubOut) return;
+    this.#hubOut = true;
+    this.#emit({ type: 'hub_unreachable', at: now });
   }
 
   async #pullPages(after, now, origin) {
@@ -322,6 +331,8 @@ export class SessionManager {
       this.#engine.hubFailed(now);
       this.#hubHealthy = false;
       this.#emit({ type: 'hub_pull_failed', at: now, message: String(error?.message ?? error) });
+      const later = this.#now();
+      if (this.#engine.status(later).hub.outOfReach) this.#unreachable(later);
     }
   }
 
@@ -970,7 +981,7 @@ export function adminHandler(manager, options) {
       return await route.run(manager, request, url);
     } catch (error) {
       if (error instanceof AdminBadRequest) return adminJson(error.status, { error: 'bad_request', reason: error.reason });
-      if (error?.name === 'SessionStoreError') return adminJson(503, { error: 'unavailable', reason: 'store_unavailable' });
+      if (error?.name === 'SessionStoreError') return adminJson(503, { error: 'unavailable', reason: error.reason });
       throw error;
     }
   };

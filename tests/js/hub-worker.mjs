@@ -17,8 +17,9 @@
 //   POST /revokeSession?handle= revokeSession(handle)
 //   POST /revokeBefore?t=MS     revokeIssuedBefore(MS)
 //   POST /burst?n=N&from=I      appends N session revocations straight to the hub, 100 per call
-//   GET  /stats                 { kv: { get, list, put, delete }, status, hub: the hub's /stats }
-//   POST /stats/reset           zeroes the KV counters
+//   GET  /stats                 { kv: { get, list, put, delete }, status, hub: the hub's /stats,
+//                               events: onEvent types, pulls: [{ entries, shared }] per page }
+//   POST /stats/reset           zeroes the KV counters and forgets events and pulls
 //   POST /fault?mode=           fail | hang | none: this isolate's hub calls from now on
 export { RevocationHub } from '../../pkg/workerd.js';
 import { SessionManager } from '../../pkg/workerd.js';
@@ -28,6 +29,7 @@ let currentEnv;
 let fault = null;
 const kv = { get: 0, list: 0, put: 0, delete: 0 };
 const events = [];
+const pulls = [];
 
 const store = {
   get: (key, type) => (kv.get++, currentEnv.KV.get(key, type)),
@@ -63,7 +65,8 @@ function setup(env) {
     absoluteTimeout: 43200,
     storeTimeoutMs: 1000,
     onEvent: (e) => {
-      if (e.type !== 'hub_pulled') events.push(e.type);
+      if (e.type === 'hub_pulled') pulls.push({ entries: e.entries, shared: e.shared });
+      else events.push(e.type);
     },
   });
 }
@@ -83,6 +86,13 @@ function hubStub(env) {
   return env.REVOCATIONS.get(env.REVOCATIONS.idFromName(`edge-session/${manager.cookieName}`));
 }
 
+/** A well-formed session handle (base64url of 32 bytes) numbered `n`. */
+function handleOf(n) {
+  const bytes = new Uint8Array(32).fill(0xb5);
+  new DataView(bytes.buffer).setUint32(0, n);
+  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
 async function burst(env, n, from) {
   const stub = hubStub(env);
   const now = Date.now();
@@ -90,7 +100,7 @@ async function burst(env, n, from) {
   for (let i = 0; i < n; i += 100) {
     const entries = [];
     for (let j = i; j < Math.min(n, i + 100); j++) {
-      const handle = `burst${String(from + j).padStart(8, '0')}`;
+      const handle = handleOf(from + j);
       entries.push({ kind: 'session', handle, at: now, until: now + 3_600_000 });
     }
     calls.push(
@@ -131,7 +141,7 @@ export default {
           return Response.json({ seqs: await burst(env, Number(q('n')), Number(q('from') ?? 0)) });
         case 'GET /stats': {
           const hubStats = await (await hubStub(env).fetch('https://hub/stats')).json();
-          return Response.json({ kv, status: manager.status(), hub: hubStats, events });
+          return Response.json({ kv, status: manager.status(), hub: hubStats, events, pulls });
         }
         case 'POST /fault':
           fault = q('mode') === 'none' ? null : q('mode');
@@ -139,6 +149,7 @@ export default {
         case 'POST /stats/reset':
           for (const k of Object.keys(kv)) kv[k] = 0;
           events.length = 0;
+          pulls.length = 0;
           return Response.json({ ok: true });
         default:
           return Response.json({ error: 'no such route' }, { status: 404 });
