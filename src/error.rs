@@ -167,9 +167,13 @@ impl fmt::Display for ConfigError {
                 f,
                 "secret for key {key_id:?} is not base64url text (A-Z a-z 0-9 - _, no padding); it must be the base64url encoding of at least 32 random bytes. {MAKE_SECRET}"
             ),
-            Self::InvalidKeyId(id) => {
-                write!(f, "key id {id:?} must be 1-16 characters of [A-Za-z0-9_-]")
-            }
+            // Never quoted: text in the id position may be a secret written the wrong way round
+            // (`<secret>:k1`), and error messages end up in logs.
+            Self::InvalidKeyId(id) => write!(
+                f,
+                "a key id ({} characters, not shown) must be 1-16 characters of [A-Za-z0-9_-]; write each key as id:secret",
+                id.chars().count()
+            ),
             Self::DuplicateKeyId(id) => write!(f, "key id {id:?} appears more than once"),
             Self::InvalidKeyRing(why) => write!(f, "invalid key ring: {why}"),
             Self::InvalidTimeouts(why) => write!(f, "invalid timeouts: {why}"),

@@ -172,6 +172,10 @@ impl KeyRing {
             let (id, secret) = entry
                 .split_once(':')
                 .ok_or(ConfigError::InvalidKeyRing("entries must be id:secret"))?;
+            // Checked before the secret, whose error names the id.
+            if !valid_key_id(id) {
+                return Err(ConfigError::InvalidKeyId(id.to_owned()));
+            }
             let bytes = b64::decode(secret.trim())
                 .ok_or_else(|| ConfigError::SecretNotBase64url(id.to_owned()))?;
             pairs.push((id.to_owned(), bytes));
@@ -273,6 +277,12 @@ mod tests {
             KeyRing::parse(&format!("k1:{s},k1:{s}")),
             Err(ConfigError::DuplicateKeyId(_))
         ));
+        // A key written the wrong way round: the error must not repeat the secret.
+        for spec in [format!("{s}:k1"), format!("k1:{s},{s}:k2")] {
+            let err = KeyRing::parse(&spec).err().expect("refused");
+            assert_eq!(err.code(), "invalid_key_id");
+            assert!(!err.to_string().contains(&s[..8]), "{err}");
+        }
         assert!(matches!(
             KeyRing::parse(""),
             Err(ConfigError::InvalidKeyRing(_))
