@@ -1217,6 +1217,119 @@ export const scenarios = {
     equal(await manager.revokeUser(uniqueUser('nobody')), 0, 'a user without sessions: 0');
   },
 
+  async 'revokeOthers ends every other session of the user, listed or not, and keeps the caller'(ctx) {
+    const { c, io, manager, peer, events } = setup(ctx);
+    const elsewhere = peer();
+    const user = uniqueUser('olga');
+    const mine = await manager.create(null, user, { userAgent: 'Mine/1.0' });
+    c.advance(SECOND);
+    const laptop = await manager.create(null, user);
+    c.advance(SECOND);
+    const unlisted = await manager.create(null, user);
+    const bystander = await manager.create(null, uniqueUser('bystander'));
+    io.hideFromList((name) => name.endsWith(unlisted.session.handle));
+    for (const s of [mine, laptop, unlisted]) {
+      equal((await elsewhere.validate(requestWith(pair(s.setCookie)))).ok, true, 'all live elsewhere before');
+    }
+    // The caller rotates first: its later generations are the same login and stay.
+    const rotated = await manager.rotate(requestWith(pair(mine.setCookie)));
+    equal(rotated.ok, true, 'rotated');
+    io.reset();
+    const out = await manager.revokeOthers(requestWith(pair(rotated.setCookie)));
+    equal(out.ok, true, 'revokeOthers ok');
+    equal(out.revoked, 1, 'the one listed other session was ended (the rotated-away ID is already gone)');
+    equal(out.session.handle, rotated.session.handle, "answers with the caller's session");
+    const cutoffKey = `c:${await sha256Base64url(user)}`;
+    const stored = await io.stored(cutoffKey);
+    equal(stored.before, c.t + 1, 'the user cutoff covers sessions up to now');
+    equal(typeof stored.keep, 'string', 'and names the login it spares');
+    same(eventsOf(events, 'revoked').map((e) => [e.scope, e.userId, e.revoked]), [['others', user, 1]], 'revoked event');
+    // Here, at once.
+    equal((await manager.validate(requestWith(pair(rotated.setCookie)))).ok, true, 'the caller stays');
+    equal((await manager.validate(requestWith(pair(laptop.setCookie)))).reason, 'revoked', 'the laptop is out');
+    equal((await manager.validate(requestWith(pair(unlisted.setCookie)))).reason, 'revoked', 'so is the unlisted one');
+    equal((await manager.validate(requestWith(pair(bystander.setCookie)))).ok, true, 'another user is untouched');
+    same((await manager.listSessions(user)).map((s) => s.handle), [rotated.session.handle], 'the list shows the caller only');
+    // Elsewhere, at the next refresh, from the stored cutoff.
+    c.advance(61 * SECOND);
+    equal((await elsewhere.validate(requestWith(pair(unlisted.setCookie)))).reason, 'revoked', 'elsewhere the unlisted one is refused');
+    equal((await elsewhere.validate(requestWith(pair(laptop.setCookie)))).reason, 'revoked', 'and the laptop');
+    const kept = await elsewhere.validate(requestWith(pair(rotated.setCookie)));
+    equal(kept.ok, true, 'the caller refreshes elsewhere');
+    equal(kept.refreshed, true, 'through the store');
+    // A later plain revokeUser ends the caller too.
+    c.advance(SECOND);
+    await manager.revokeUser(user);
+    equal((await manager.validate(requestWith(pair(kept.setCookie)))).reason, 'revoked', 'revokeUser spares nobody');
+    equal((await io.stored(cutoffKey)).keep, undefined, 'the exception is gone');
+  },
+
+  async 'revokeOthers needs a valid session and tells the truth when the store fails'(ctx) {
+    const { c, io, manager } = setup(ctx);
+    const user = uniqueUser('pia');
+    const r = await manager.revokeOthers(requestWith(undefined));
+    equal(r.ok, false, 'no cookie: refused');
+    equal(r.reason, 'missing', 'with the validate reason');
+    const s = await manager.create(null, user);
+    await manager.destroy(requestWith(pair(s.setCookie)));
+    io.reset();
+    equal((await manager.revokeOthers(requestWith(pair(s.setCookie)))).reason, 'revoked', 'a logged-out session cannot');
+    equal(io.writes(), 0, 'a refused request writes nothing');
+    const live = await manager.create(null, user);
+    c.advance(SECOND);
+    io.failOn({ on: 'put', prefix: 'c:' });
+    const failed = await manager.revokeOthers(requestWith(pair(live.setCookie)));
+    equal(failed.ok, false, 'the cutoff write failed: not a success');
+    equal(failed.reason, 'store_unavailable', 'and says why');
+    equal(failed.session.handle, live.session.handle, 'the caller keeps the session');
+  },
+
+  async 'hub options are checked'(ctx) {
+    const keys = `k1:${SECRET_1}`;
+    const store = ctx.freshStore();
+    await configError(ctx, () => new ctx.SessionManager({ store, keys, hub: {} }), 'invalid_hub', 'a hub that is no namespace');
+    await configError(ctx, () => new ctx.SessionManager({ store, keys, hubPollInterval: 5 }), 'invalid_options', 'an interval without a hub');
+    const hub = { idFromName: () => ({}), get: () => ({ fetch: async () => new Response('{}', { status: 503 }) }) };
+    await configError(ctx, () => new ctx.SessionManager({ store, keys, hub, hubPollInterval: 0 }), 'invalid_options', 'a zero interval');
+    const m = new ctx.SessionManager({ store, keys, hub });
+    equal(m.status().hub.pollInterval, 5, 'default interval 5 s');
+    equal(m.status().hub.outOfReach, true, 'never pulled: out of reach (records are read)');
+    equal(new ctx.SessionManager({ store, keys }).status().hub, null, 'no hub: null');
+  },
+
+  async 'a hub that answers errors: sessions are judged from the store, revocations report the failure'(ctx) {
+    const c = clock();
+    const io = instrument(ctx.freshStore());
+    let appends = 0;
+    const hub = {
+      idFromName: (name) => name,
+      get: () => ({
+        async fetch(url) {
+          if (String(url).includes('/append')) appends += 1;
+          return new Response('down', { status: 503 });
+        },
+      }),
+    };
+    const events = [];
+    const manager = new ctx.SessionManager({ store: io.store, keys: `k1:${SECRET_1}`, now: c.now, hub, onEvent: (e) => events.push(e) });
+    const user = uniqueUser('quinn');
+    const s = await manager.create(null, user);
+    io.reset();
+    const r = await manager.validate(requestWith(pair(s.setCookie)));
+    equal(r.ok, true, 'a live session is accepted');
+    equal(r.refreshed, true, 'from its record, since the hub never answered');
+    check(io.counts.recordReads >= 1, 'the record was read');
+    check(eventsOf(events, 'hub_pull_failed').length === 1, 'the failed pull is reported');
+    const out = await manager.destroy(requestWith(pair(s.setCookie)));
+    equal(out.ok, false, 'logout reports the failure');
+    equal(out.reason, 'hub_unavailable', 'of the hub');
+    equal(appends, 1, 'after trying to append');
+    equal((await io.stored(`s:${s.session.handle}`)).ended, 'revoked', 'the store has the logout');
+    equal((await manager.validate(requestWith(pair(s.setCookie)))).reason, 'revoked', 'and the session is refused');
+    const error = await rejects(() => manager.revokeUser(user), 'hub_unavailable', 'revokeUser throws');
+    equal(error.name, 'SessionStoreError', 'a SessionStoreError');
+  },
+
   async 'revokeIssuedBefore only ever raises the stored cutoff'(ctx) {
     const { c, io, manager: a, peer, events } = setup(ctx);
     const b = peer();
