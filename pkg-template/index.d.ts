@@ -12,6 +12,10 @@
  * including one that another isolate rotated out of a record it had not yet seen ended (KV takes
  * up to 60 s to propagate a write).
  *
+ * With a revocation hub (`hub` option, the `RevocationHub` Durable Object) every revocation is also
+ * appended to one ordered log that each isolate pulls at most once per `hubPollInterval`, so other
+ * isolates refuse a revoked session within seconds instead of at its next refresh.
+ *
  * All times in results and events are unix milliseconds; all durations in options are seconds
  * (except `storeTimeoutMs`).
  */
@@ -43,7 +47,7 @@ export type RejectReason =
   /** Past `absoluteTimeout` from login. */
   | 'expired_absolute'
   /**
-   * Logged out or revoked (`destroy`, `revokeSession`, `revokeUser`, `revokeIssuedBefore`). A
+   * Logged out or revoked (`destroy`, `revokeSession`, `revokeUser`, `revokeOthers`, `revokeIssuedBefore`). A
    * logout or `revokeSession` ends the whole login, so every rotation of it is refused so too.
    */
   | 'revoked'
@@ -95,6 +99,8 @@ export type ConfigErrorReason =
   | 'invalid_options'
   /** `store` lacks one of `get`, `put`, `delete`, `list`. */
   | 'invalid_store'
+  /** `hub` is not a Durable Object namespace binding (it lacks `idFromName` or `get`). */
+  | 'invalid_hub'
   /** A user id that is not a string of 1-128 bytes of UTF-8 without control characters. */
   | 'invalid_user_id'
   /** Session data that is not a JSON object of at most 1024 bytes once serialised. */
@@ -194,10 +200,20 @@ export interface Issued<Data extends Record<string, any> = SessionData> {
   setCookie: string;
 }
 
-/** The store failed before anything took effect: nothing changed, no cookie to send. Answer 503. */
+/**
+ * Which service failed or timed out (within `storeTimeoutMs`): the session store, or the
+ * revocation hub (only with the `hub` option). Neither says anything against the session.
+ */
+export type UnavailableReason = 'store_unavailable' | 'hub_unavailable';
+
+/**
+ * The store failed before anything took effect: nothing changed, no cookie to send. Answer 503.
+ * `hub_unavailable` when the session already on the request was logged out in the store but the
+ * hub could not be told (see `DestroyResult`): the new session is not created.
+ */
 export interface StoreUnavailable {
   ok: false;
-  reason: 'store_unavailable';
+  reason: UnavailableReason;
   setCookie: null;
 }
 
@@ -225,7 +241,8 @@ export interface RotateRefused extends Refused {
  */
 export interface RotateIncomplete<Data extends Record<string, any> = SessionData> {
   ok: false;
-  reason: 'store_unavailable';
+  /** `hub_unavailable`: the old ID is tombstoned in the store, but the hub was not told (KV bound). */
+  reason: UnavailableReason;
   /** The new session's cookie: send it. */
   setCookie: string;
   /** The new session. */
@@ -243,12 +260,15 @@ export type RotateResult<Data extends Record<string, any> = SessionData> =
 /**
  * Result of `destroy`. `setCookie` is always the clearing cookie: send it. `ok: true`: the login is
  * ended, every rotation of it included. `ok: false` means the server-side logout was not (fully)
- * stored: this isolate refuses the login already, others may accept it until the store is back;
- * answer 503 and let the user retry (a retry writes it).
+ * stored: this isolate refuses the login already; answer 503 and let the user retry (a retry
+ * writes it). `store_unavailable`: other isolates may accept the login until the store is back
+ * (with a hub that was told, they refuse it within `hubPollInterval`). `hub_unavailable`: the
+ * store has the logout, only the hub missed it, so others refuse the login within the KV bound
+ * (`envelopeTtl` + 65 s) instead of seconds.
  */
 export type DestroyResult =
   | { ok: true; setCookie: string; reason?: undefined }
-  | { ok: false; reason: 'store_unavailable'; setCookie: string };
+  | { ok: false; reason: UnavailableReason; setCookie: string };
 
 /** Options of `create`. */
 export interface CreateOptions<Data extends Record<string, any> = SessionData> {
@@ -287,7 +307,8 @@ export interface StoreListResult {
  * Anything with the shape of a Workers KV namespace: a `KVNamespace` binding works as is. Keys
  * written: `s:<hash>` (record), `l:<hash>:<id>` (tombstone of an ended login, under the user's
  * hash; the id is 16 random bytes drawn at login, unrelated to the session ID), `u:<hash>:<hash>`
- * (user index), `t:<hash>:<hash>` (last seen), `c:<hash>` (per-user cutoff) and `r:issued_before`
+ * (user index), `t:<hash>:<hash>` (last seen), `c:<hash>` (per-user cutoff, with the login
+ * `revokeOthers` spares) and `r:issued_before`
  * (global cutoff); never a session ID or user id.
  */
 export interface SessionStore {
@@ -314,15 +335,17 @@ export type SessionEvent =
   /** `rotate` or `update` replaced `previousHandle` with `handle`. */
   | { type: 'rotated'; userId: string; handle: string; previousHandle: string; at: number }
   /** `rotate` or `update` stored `handle` but could not retire `previousHandle` (see `RotateIncomplete`). */
-  | { type: 'rotate_failed'; userId: string; handle: string; previousHandle: string; at: number }
+  | { type: 'rotate_failed'; userId: string; handle: string; previousHandle: string; reason: UnavailableReason; at: number }
   /** A logout (`destroy`, or `create` over an existing session) was stored: the login, every rotation of it included, is ended. */
   | { type: 'destroyed'; userId: string; handle: string; at: number }
-  /** A logout could not be stored; this isolate refuses the login regardless. */
-  | { type: 'destroy_failed'; userId: string; handle: string; at: number }
+  /** A logout could not be stored (or, `hub_unavailable`, not announced); this isolate refuses the login regardless. */
+  | { type: 'destroy_failed'; userId: string; handle: string; reason: UnavailableReason; at: number }
   /** `revokeSession`: the login `handle` belongs to is ended, every rotation of it included. */
   | { type: 'revoked'; scope: 'session'; userId: string; handle: string; at: number }
   /** `revokeUser`. */
   | { type: 'revoked'; scope: 'user'; userId: string; at: number }
+  /** `revokeOthers`: every session of `userId` but the login of `handle` (the caller's); `revoked` listed sessions ended. */
+  | { type: 'revoked'; scope: 'others'; userId: string; handle: string; revoked: number; at: number }
   /** `revokeIssuedBefore`; `issuedBefore` is the cutoff now in force in this isolate (never lower than before). */
   | { type: 'revoked'; scope: 'issued_before'; issuedBefore: number; at: number }
   /**
@@ -332,7 +355,22 @@ export type SessionEvent =
    */
   | { type: 'revocations_full'; at: number }
   /** `revokeIssuedBefore` found an unreadable global cutoff and replaced it. */
-  | { type: 'corrupt_cutoff_replaced'; at: number };
+  | { type: 'corrupt_cutoff_replaced'; at: number }
+  /**
+   * One page pulled from the revocation hub (or, `shared`, from another isolate's pull of the
+   * last 0.5 s through the Cache API). `at` is when the hub answered it, `seq` the last sequence
+   * number applied, `entries` how many the page held. Frequent: one per `hubPollInterval` per isolate.
+   */
+  | { type: 'hub_pulled'; at: number; seq: number; entries: number; shared: boolean }
+  /** A hub pull failed or timed out; the next, an interval later, gives up after 1 s while the hub keeps failing. */
+  | { type: 'hub_pull_failed'; at: number; message: string }
+  /**
+   * The last pull failed and none has succeeded for 3 × `hubPollInterval` (or since the isolate
+   * started): this isolate reads the store on every request until one does.
+   */
+  | { type: 'hub_unreachable'; at: number }
+  /** A pull succeeded again after `hub_unreachable`: the fast path is back. */
+  | { type: 'hub_reachable'; at: number };
 
 /** The `type` of every audit event. */
 export type SessionEventType = SessionEvent['type'];
@@ -398,10 +436,37 @@ export interface SessionManagerOptions {
    */
   storeTimeoutMs?: number;
   /**
+   * The revocation hub: a Durable Object namespace binding of `RevocationHub` (export the class
+   * from your worker and bind it; see `RevocationHub`). Every logout, rotation and revocation is
+   * then also appended to the hub, and each isolate pulls what is new at most once per
+   * `hubPollInterval`, on a request: other isolates refuse a revoked session within that interval
+   * plus one round trip to the hub (about 5 s by default) instead of `envelopeTtl` + 65 s. Until
+   * its first successful pull, and after 3 intervals without one, an isolate reads the store on
+   * every request: a hub that cannot be reached never makes a session acceptable. The hub object
+   * is named `edge-session/<cookie name>`. Refused with `invalid_hub` when it is not a binding.
+   */
+  hub?: RevocationHubBinding;
+  /**
+   * Seconds between two pulls of the hub by one isolate (default 5, 0.1 to 300; numbers or numeric
+   * strings). Only with `hub` (refused otherwise, `invalid_options`). Each isolate pulls about
+   * once per interval while it serves requests; isolates of one location share a pull made less
+   * than 0.5 s ago through the Cache API. Lower is faster revocation and more hub requests.
+   */
+  hubPollInterval?: number | string;
+  /**
    * @deprecated Accepted and ignored: the global `revokeIssuedBefore` cutoff is now read at every
    * refresh. Remove it from your options.
    */
   revocationSyncMs?: number;
+}
+
+/**
+ * A Durable Object namespace binding of the `RevocationHub` class (`env.REVOCATIONS`); a
+ * `DurableObjectNamespace` from `@cloudflare/workers-types` is one as is.
+ */
+export interface RevocationHubBinding {
+  idFromName(name: string): unknown;
+  get(id: unknown): { fetch(input: string, init?: RequestInit): Promise<Response> };
 }
 
 /**
@@ -434,7 +499,8 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
    * there is no request. Writes the record and an index entry.
    *
    * Resolves `{ ok: false, reason: 'store_unavailable', setCookie: null }` when a write failed,
-   * including ending the previous session. Rejects with `SessionConfigError` for an invalid
+   * including ending the previous session (`hub_unavailable` when only telling the hub about
+   * that logout failed). Rejects with `SessionConfigError` for an invalid
    * `userId` (`invalid_user_id`), `data` (`invalid_data`) or option name (`invalid_options`).
    */
   create(request: RequestLike | null, userId: string, options?: CreateOptions<Data>): Promise<CreateResult<Data>>;
@@ -446,7 +512,9 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
    * is remembered: this isolate then refuses it without reading, even with a fresh envelope. A
    * session signed elsewhere so recently that its record is not visible here yet is accepted on
    * its envelope, without a new cookie. Never throws for a bad cookie or a store failure: those
-   * are refusals.
+   * are refusals. With a hub, the first request after each `hubPollInterval` first pulls what is
+   * new and waits for it (up to `storeTimeoutMs`, 1 s while the hub is failing); while the hub is
+   * out of reach every request reads the store, so a hub failure is never `hub_unavailable` here.
    */
   validate(request: RequestLike): Promise<ValidateResult<Data>>;
 
@@ -471,8 +539,8 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
    * Logs out: tombstones the session's record and its login server-side, so the session and every
    * rotation of it (also one another isolate makes from a not yet updated record) are refused:
    * in this isolate at once, elsewhere from their next refresh. Idempotent, and fine without a
-   * session. Always answers with the clearing cookie; `ok: false` when a store write failed (see
-   * `DestroyResult`).
+   * session. Always answers with the clearing cookie; `ok: false` when a store write or the hub
+   * append failed (see `DestroyResult`).
    */
   destroy(request: RequestLike): Promise<DestroyResult>;
 
@@ -486,15 +554,15 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
   /**
    * Revokes one session by handle, like a logout: its whole login, every rotation of it included.
    * With `userId`, only if it is that user's. Resolves false when there is no such live session.
-   * Rejects with `SessionStoreError` when a read or write failed.
+   * Rejects with `SessionStoreError` when a read or write, or the hub append, failed.
    */
   revokeSession(handle: string, userId?: string): Promise<boolean>;
 
   /**
    * Revokes every session of `userId` created up to now, including any a listing misses (a
    * per-user cutoff is written first and read at every refresh). Resolves how many listed
-   * sessions were ended. Rejects with `SessionStoreError` when any read or write failed.
-   * `revokeUser` and `revokeIssuedBefore` calls on one manager run one at a time. KV has no
+   * sessions were ended. Rejects with `SessionStoreError` when any read or write, or the hub
+   * append, failed. `revokeUser` and `revokeIssuedBefore` calls on one manager run one at a time. KV has no
    * compare-and-swap: two isolates writing one cutoff at once can lower it (last write wins), so
    * issue revocations from one place.
    */
@@ -506,9 +574,20 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
    * raise it, and calls on one manager run one at a time (with `revokeUser`); issue them from one
    * place, as two isolates writing at once can still lower it (KV has no compare-and-swap).
    * Rejects with `SessionConfigError` `invalid_time` for a bad time, `SessionStoreError` when the
-   * store failed.
+   * store or the hub append failed.
    */
   revokeIssuedBefore(issuedBefore: number): Promise<void>;
+
+  /**
+   * "Log out my other sessions": ends every session of the request's user except the request's
+   * own login (and its later rotations), including sessions a listing cannot see yet. Validates
+   * the request first (refreshing its envelope when needed), then writes the user's cutoff with
+   * the caller's login as its exception, announces it to the hub, and tombstones the sessions
+   * the user's index lists. One call per manager at a time, with `revokeUser` and
+   * `revokeIssuedBefore`. A later `revokeUser` or `revokeOthers` of the same user replaces the
+   * exception. See `RevokeOthersResult`.
+   */
+  revokeOthers(request: RequestLike): Promise<RevokeOthersResult<Data>>;
 
   /** This isolate's view for operators (what `GET /admin/status` answers); never a secret. */
   status(): SessionStatus;
@@ -536,10 +615,60 @@ export interface SessionStatus {
     users: number;
     /** The global cutoff in force here (unix ms; sessions created earlier are refused), 0 for none. */
     issuedBefore: number;
-    /** Whether this isolate reads the store on every request (the `strict` option, or a full revocation set). */
+    /**
+     * Whether this isolate reads the store on every request because its revocation memory was
+     * full (until the evicted entry would have expired). The `strict` option is not shown here;
+     * an out-of-reach hub is `hub.outOfReach`.
+     */
     strict: boolean;
   };
+  /** This isolate's view of the revocation hub; `null` without the `hub` option. */
+  hub: HubStatus | null;
 }
+
+/** `SessionStatus.hub`. */
+export interface HubStatus {
+  /** `hubPollInterval`, in seconds. */
+  pollInterval: number;
+  /** The last sequence number this isolate applied. */
+  seq: number;
+  /** The hub's newest sequence number, as of the last page pulled (`head - seq` is how far behind). */
+  head: number;
+  /** When the last pull that caught up with the hub was answered (unix ms); `null` before the first. */
+  lastPullAt: number | null;
+  /** Milliseconds since `lastPullAt`; `null` before the first pull. */
+  lastPullAgeMs: number | null;
+  /** No successful pull yet or for 3 × `pollInterval`: this isolate reads the store on every request. */
+  outOfReach: boolean;
+}
+
+/**
+ * Result of `revokeOthers`. Test `ok`, then `session !== undefined`:
+ * - `ok: true`: done; `revoked` listed sessions were ended. Send `setCookie` when not null (the
+ *   caller's envelope was refreshed).
+ * - `ok: false` with `session`: the caller's session is valid but the cutoff or the hub append
+ *   failed (`reason` says which): some other sessions may be ended, not all. Answer 503, still
+ *   sending `setCookie` when not null, and let the user retry.
+ * - `ok: false` without `session`: the request has no valid session (a refusal like
+ *   `validate`'s, `store_unavailable` included when the session could not be checked).
+ */
+export type RevokeOthersResult<Data extends Record<string, any> = SessionData> =
+  | {
+      ok: true;
+      /** How many listed sessions were ended (sessions a listing missed are refused too, and not counted). */
+      revoked: number;
+      /** The caller's session, which stays valid. */
+      session: Session<Data>;
+      setCookie: string | null;
+    }
+  | {
+      ok: false;
+      reason: UnavailableReason;
+      session: Session<Data>;
+      setCookie: string | null;
+      revoked?: undefined;
+    }
+  | (Refused & { session?: undefined; revoked?: undefined });
 
 /** Options of `adminHandler`. */
 export interface AdminHandlerOptions {
@@ -568,7 +697,7 @@ export type AdminHandler = (request: Request) => Promise<Response | null>;
  * else one shared bucket) the client gets `429` with `Retry-After` for 15 s, doubled at each
  * further block up to 15 minutes. Errors are `{ error, reason? }` JSON: `400`/`413`/`415`
  * `bad_request`, `401 unauthorized`, `404 not_found`, `405 method_not_allowed`,
- * `503 unavailable` (`store_unavailable`). Other errors are thrown to the caller.
+ * `503 unavailable` (`store_unavailable` or `hub_unavailable`). Other errors are thrown to the caller.
  *
  * Throws `SessionConfigError` (`invalid_token`) for a token shorter than 32 characters, and
  * (`invalid_options`) when `manager` is not a `SessionManager` or an option is unknown.
@@ -595,10 +724,40 @@ export class SessionConfigError extends Error {
 }
 
 /**
- * The store failed or timed out. Rejected by `listSessions` and the `revoke*` calls; `validate`,
- * `create`, `rotate`, `update` and `destroy` answer `store_unavailable` instead of throwing.
+ * The store or the revocation hub failed or timed out (`reason` says which). Rejected by
+ * `listSessions` and the `revoke*` calls (a revocation whose hub append failed rejects with
+ * `hub_unavailable`: it holds within the KV bound only); `validate`, `create`, `rotate`,
+ * `update`, `destroy` and `revokeOthers` answer with the reason instead of throwing.
  */
 export class SessionStoreError extends Error {
   readonly name: 'SessionStoreError';
-  readonly reason: 'store_unavailable';
+  readonly reason: UnavailableReason;
+}
+
+/**
+ * The revocation hub, a Durable Object with SQLite storage: one ordered log of revocations that
+ * every isolate pulls (`hub` option). It numbers, stores, pages and prunes entries; what they
+ * mean is decided by the isolates' wasm core. Export it from your worker's entry module and bind
+ * it (Durable Objects exist only in workerd, so only the `workerd` entry exports it):
+ *
+ * ```js
+ * export { RevocationHub } from 'edge-session';
+ * // new SessionManager({ store: env.SESSIONS, keys: env.SESSION_KEYS, hub: env.REVOCATIONS })
+ * ```
+ * ```toml
+ * [[durable_objects.bindings]]
+ * name = "REVOCATIONS"
+ * class_name = "RevocationHub"
+ *
+ * [[migrations]]
+ * tag = "v1"
+ * new_sqlite_classes = ["RevocationHub"]
+ * ```
+ *
+ * Throws when constructed without SQLite storage (declare it under `new_sqlite_classes`).
+ */
+export class RevocationHub {
+  constructor(state: { storage: { sql: unknown; transactionSync<T>(closure: () => T): T } }, env?: unknown);
+  /** The hub's internal HTTP interface (`/append`, `/pull`, `/stats`), reached only through the binding. */
+  fetch(request: Request): Promise<Response>;
 }

@@ -20,6 +20,7 @@ import {
   type SessionManagerOptions,
   type SessionStatus,
   type SessionStore,
+  type UnavailableReason,
   type ValidateResult,
 } from 'edge-session';
 
@@ -82,7 +83,8 @@ export async function handle(request: Request, env: Env): Promise<Response> {
   // create: typed data and user agent.
   const login: CreateResult<AppData> = await manager.create(request, userId, { data: { role: 'member', theme: 'dark' } });
   if (!login.ok) {
-    const reason: 'store_unavailable' = login.reason;
+    // hub_unavailable: the session on the request was logged out in the store, the hub missed it.
+    const reason: 'store_unavailable' | 'hub_unavailable' = login.reason;
     const none: null = login.setCookie;
     return new Response(reason + String(none), { status: 503 });
   }
@@ -124,7 +126,7 @@ export async function handle(request: Request, env: Env): Promise<Response> {
     cookie = rotated.setCookie;
     const newHandle: string = rotated.session.handle;
     const previous: string = rotated.previousHandle;
-    const why: 'store_unavailable' = rotated.reason;
+    const why: UnavailableReason = rotated.reason;
     console.warn(`rotation ${previous} -> ${newHandle} incomplete (${why})`);
   } else {
     const reason: RejectReason = rotated.reason;
@@ -148,7 +150,10 @@ export async function handle(request: Request, env: Env): Promise<Response> {
 
   const out: DestroyResult = await manager.destroy(request);
   if (!out.ok) {
-    const why: 'store_unavailable' = out.reason;
+    const why: UnavailableReason = out.reason;
+    // @ts-expect-error a failed logout may be the hub's, not only the store's
+    const storeOnly: 'store_unavailable' = out.reason;
+    void storeOnly;
     return withCookie(new Response(why, { status: 503 }), out.setCookie);
   }
   const clearing: string = out.setCookie;
@@ -190,21 +195,34 @@ export function events(event: SessionEvent): string {
   switch (event.type) {
     case 'created':
     case 'destroyed':
-    case 'destroy_failed':
       return `${event.userId} ${event.handle}`;
+    case 'destroy_failed':
+      return `${event.userId} ${event.handle} ${event.reason}`;
     case 'refreshed':
       return `${event.handle} ${event.recordWritten}`;
     case 'rejected':
       return `${event.reason} ${event.handle ?? ''}`;
     case 'rotated':
-    case 'rotate_failed':
       return `${event.previousHandle} -> ${event.handle}`;
+    case 'rotate_failed': {
+      const reason: UnavailableReason = event.reason;
+      return `${event.previousHandle} -> ${event.handle} (${reason})`;
+    }
     case 'revoked':
       if (event.scope === 'issued_before') return String(event.issuedBefore);
       if (event.scope === 'user') return event.userId;
+      if (event.scope === 'others') return `${event.userId} but ${event.handle}: ${event.revoked}`;
       return event.handle;
+    case 'hub_pulled': {
+      const shared: boolean = event.shared;
+      return `${event.seq} +${event.entries} ${shared}`;
+    }
+    case 'hub_pull_failed':
+      return event.message;
     case 'revocations_full':
     case 'corrupt_cutoff_replaced':
+    case 'hub_unreachable':
+    case 'hub_reachable':
       return String(event.at);
     default: {
       const exhaustive: never = event;
@@ -238,7 +256,7 @@ export function memory(): SessionManager {
       if (reason === 'store_unavailable') throw error;
     }
     if (error instanceof SessionStoreError) {
-      const reason: 'store_unavailable' = error.reason;
+      const reason: 'store_unavailable' | 'hub_unavailable' = error.reason;
       throw new Error(reason);
     }
     throw error;
@@ -254,6 +272,8 @@ export async function operator(request: Request, env: Env & { ADMIN_TOKEN: strin
   const status: SessionStatus = managerFor(env).status();
   const revoked: number = status.revocations.sessions + status.revocations.users;
   const strict: boolean = status.revocations.strict;
+  // @ts-expect-error null without a hub
+  status.hub.seq;
   // @ts-expect-error status carries no secrets
   status.keys;
   // @ts-expect-error the token is required
