@@ -11,11 +11,9 @@ process.env.WRANGLER_SEND_METRICS = 'false';
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { packageWorker } from './js/workerd.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const POLL_S = 2;
 const BOUND_MS = POLL_S * 1000 + 1000;
 const SESSION_KEYS = `k1:${Buffer.alloc(32, 0x44).toString('base64url')}`;
@@ -27,21 +25,13 @@ const workers = {};
 const delays = [];
 
 function worker(name) {
-  return {
+  return packageWorker('tests/js/hub-worker.mjs', {
     name,
-    modules: true,
-    scriptPath: join(root, 'tests/js/hub-worker.mjs'),
-    modulesRoot: root,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2026-04-01',
     kvNamespaces: { KV: 'hub-sessions' },
     // One hub for all: the class lives in worker `a`, every worker binds it.
     durableObjects: { REVOCATIONS: { className: 'RevocationHub', scriptName: 'a', useSQLite: true } },
     bindings: { SESSION_KEYS, HUB_POLL_S: String(POLL_S) },
-  };
+  });
 }
 
 before(async () => {

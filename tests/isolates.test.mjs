@@ -10,11 +10,9 @@ process.env.WRANGLER_SEND_METRICS = 'false';
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { packageWorker } from './js/workerd.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const SECOND = 1000;
 const ENVELOPE_MS = 60 * SECOND;
 const STEP = 5 * SECOND;
@@ -25,19 +23,11 @@ let mf;
 const workers = {};
 
 function worker(name) {
-  return {
+  return packageWorker('tests/js/isolate-worker.mjs', {
     name,
-    modules: true,
-    scriptPath: join(root, 'tests/js/isolate-worker.mjs'),
-    modulesRoot: root,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2026-04-01',
     kvNamespaces: { KV: 'shared-sessions' }, // the same namespace id in both workers
     bindings: { LOCATION: name, SESSION_KEYS },
-  };
+  });
 }
 
 before(async () => {

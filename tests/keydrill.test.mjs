@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { packageWorker } from './js/workerd.mjs';
 import '../pkg/node.js'; // instantiates the wasm that inspectEnvelope runs in
 import { inspectEnvelope } from '../pkg/edge_session.js';
 
@@ -42,19 +43,11 @@ const cookies = new Map(); // user -> the cookie their browser holds now
 const k1Cookies = []; // every k1-signed cookie handed out, for the check that none outlives R
 
 function worker(name) {
-  return {
+  return packageWorker('tests/js/isolate-worker.mjs', {
     name,
-    modules: true,
-    scriptPath: join(root, 'tests/js/isolate-worker.mjs'),
-    modulesRoot: root,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2026-04-01',
     kvNamespaces: { KV: 'keydrill-sessions' }, // one namespace for every deployment
     bindings: { LOCATION: name, SESSION_KEYS: RINGS[name] },
-  };
+  });
 }
 
 before(async () => {

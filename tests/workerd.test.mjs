@@ -10,11 +10,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { packageWorker } from './js/workerd.mjs';
 import { knownIssues, scenarios } from './js/scenarios.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const persist = mkdtempSync(join(tmpdir(), 'edge-session-kv-'));
 const HASH = '[A-Za-z0-9_-]{43}'; // base64url SHA-256
 const LINEAGE = '[A-Za-z0-9_-]{22}'; // base64url of a login's 16 random bytes
@@ -24,18 +23,7 @@ const seenPrefixes = new Set();
 let mf;
 
 before(async () => {
-  mf = new Miniflare({
-    modules: true,
-    scriptPath: join(root, 'tests/js/worker.mjs'),
-    modulesRoot: root,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2026-04-01',
-    kvNamespaces: ['KV'],
-    kvPersist: persist,
-  });
+  mf = new Miniflare(packageWorker('tests/js/worker.mjs', { kvNamespaces: ['KV'], kvPersist: persist }));
   await mf.ready;
 });
 

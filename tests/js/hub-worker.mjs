@@ -23,6 +23,7 @@
 //   POST /fault?mode=           fail | hang | none: this isolate's hub calls from now on
 export { RevocationHub } from '../../pkg/workerd.js';
 import { SessionManager } from '../../pkg/workerd.js';
+import { answer } from './answer.mjs';
 
 let manager;
 let currentEnv;
@@ -71,16 +72,6 @@ function setup(env) {
   });
 }
 
-function cookieOf(setCookie) {
-  if (typeof setCookie !== 'string') return { cookie: null, clears: false };
-  const clears = /Max-Age=0/i.test(setCookie);
-  return { cookie: clears ? null : setCookie.split(';')[0], clears };
-}
-
-function answer(result) {
-  const { setCookie, ...rest } = result;
-  return Response.json({ ...rest, ...cookieOf(setCookie) });
-}
 
 function hubStub(env) {
   return env.REVOCATIONS.get(env.REVOCATIONS.idFromName(`edge-session/${manager.cookieName}`));

@@ -13,6 +13,7 @@
 //   POST /revokeUser?user=U revokeUser(U)
 //   GET  /whoami            this isolate's id and location (to prove there are two)
 import { SessionManager } from '../../pkg/workerd.js';
+import { answer } from './answer.mjs';
 
 let clock = 0;
 let currentEnv;
@@ -48,16 +49,6 @@ function setup(env) {
   }
 }
 
-function cookieOf(setCookie) {
-  if (typeof setCookie !== 'string') return { cookie: null, clears: false };
-  const clears = /Max-Age=0/i.test(setCookie);
-  return { cookie: clears ? null : setCookie.split(';')[0], clears };
-}
-
-function answer(result) {
-  const { setCookie, ...rest } = result;
-  return Response.json({ ...rest, ...cookieOf(setCookie) });
-}
 
 export default {
   async fetch(request, env) {
