@@ -289,8 +289,8 @@ export class SessionManager {
    * meanwhile go on with what it knows. Once the hub has been out of reach for three intervals
    * the isolate reads records on every request (the core decides) until a pull succeeds.
    */
-  async #syncHub(request, now) {
-    const claim = this.#engine.hubClaim(now);
+  async #syncHub(request, now, force = false) {
+    const claim = this.#engine.hubClaim(now, force);
     if (claim === undefined) return;
     if (claim.outOfReach && !this.#hubHealthy) this.#unreachable(now);
     let origin = 'https://edge-session.invalid';
@@ -445,8 +445,11 @@ export class SessionManager {
     const userAgent = options?.userAgent ?? userAgentOf(request);
     const issued = core(() => this.#engine.issue(userId, userAgent, data, now));
     if (request) {
+      // A session already on the request is ended first. If that could not be stored, no new
+      // login (the old one may live on); if only the hub missed it, the store has it and the
+      // login goes ahead (other isolates refuse the old one within the KV bound).
       const ended = await this.#end(request, now);
-      if (typeof ended === 'string') return refusal(ended, null);
+      if (ended === 'store_unavailable') return refusal(ended, null);
     }
     try {
       await this.#apply(issued);
@@ -652,30 +655,35 @@ export class SessionManager {
   /**
    * "Log out my other sessions" (ASVS 7.4.3): ends every session of the request's user except
    * the current one (and its later rotations), everywhere within the revocation bound, including
-   * sessions a listing cannot see yet. Answers `{ ok: true, revoked, session, setCookie }`
-   * (`revoked`: how many listed sessions were ended; `setCookie`: set it when not null, the
-   * current session may have been refreshed), or a refusal like `validate`'s when the request has
-   * no valid session, or `{ ok: false, reason: 'store_unavailable' | 'hub_unavailable' }`.
+   * sessions a listing cannot see yet. The caller's session is judged against the store first
+   * (and, with a hub, after a fresh pull), so a session already ended elsewhere cannot make
+   * itself the one that stays. Answers `{ ok: true, revoked, session, setCookie: null }`
+   * (`revoked`: how many listed sessions were ended), a refusal like `validate`'s when the
+   * request has no valid session, or `{ ok: false, reason: 'store_unavailable' |
+   * 'hub_unavailable', setCookie: null }` when a write failed (the caller keeps the session).
    */
   async revokeOthers(request) {
-    const checked = await this.validate(request);
-    if (!checked.ok) return checked;
+    if (this.#hub) await this.#syncHub(request, this.#now(), true);
+    const now = this.#now();
+    const header = cookieHeaderOf(request);
+    const pending = this.#engine.authenticate(header, now);
+    if (pending.need === undefined) return this.#rejected(pending, now);
     return this.#serialized(async () => {
-      const now = this.#now();
-      const user = checked.session.userId;
-      const keys = this.#engine.userKeys(user);
+      let cutoff;
       let revoked;
       try {
-        const stored = await this.#read(keys.cutoff);
-        const cutoff = this.#engine.revokeOthers(cookieHeaderOf(request), stored, now);
+        const values = await this.#readAll(pending.need);
+        cutoff = this.#engine.revokeOthers(header, values, now);
         if (cutoff.ok === false) return this.#rejected(cutoff, now);
-        revoked = await this.#cutOff(user, keys, cutoff, now);
+        revoked = await this.#cutOff(cutoff.userId, this.#engine.userKeys(cutoff.userId), cutoff, now);
       } catch (error) {
         if (!(error instanceof SessionStoreError)) throw error;
-        return { ok: false, reason: error.reason, session: checked.session, setCookie: checked.setCookie ?? null };
+        this.#emit({ type: 'revoke_others_failed', userId: pending.userId, handle: pending.handle, reason: error.reason, at: now });
+        return { ok: false, reason: error.reason, setCookie: null };
       }
-      this.#emit({ type: 'revoked', scope: 'others', userId: user, handle: checked.session.handle, revoked, at: now });
-      return { ok: true, revoked, session: checked.session, setCookie: checked.setCookie ?? null };
+      const session = withData(cutoff.session);
+      this.#emit({ type: 'revoked', scope: 'others', userId: session.userId, handle: session.handle, revoked, at: now });
+      return { ok: true, revoked, session, setCookie: null };
     });
   }
 

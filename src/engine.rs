@@ -307,9 +307,15 @@ impl Engine {
     }
 
     /// Claims the hub pull due at `now`, if one is (see [`HubState::claim`]): the sequence
-    /// number to pull after.
-    pub fn hub_claim(&mut self, now: u64) -> Option<u64> {
-        self.hub.as_mut()?.claim(now)
+    /// number to pull after. With `force`, claims one whether due or not (before an action that
+    /// must see every revocation made so far).
+    pub fn hub_claim(&mut self, now: u64, force: bool) -> Option<u64> {
+        let hub = self.hub.as_mut()?;
+        if force {
+            hub.failed(now);
+            return Some(hub.seq());
+        }
+        hub.claim(now)
     }
 
     /// Records a failed or timed-out pull.
@@ -932,6 +938,24 @@ impl Engine {
             deletes: Vec::new(),
         };
         (effects, overflowed)
+    }
+
+    /// "Log out my other sessions": judges `pending` against the store as a rotation does (its
+    /// record, its login's tombstone, both cutoffs, this isolate's memory), so a session that an
+    /// earlier revocation ended cannot make itself the exception; then revokes every session of
+    /// its user created up to now except its own login (see
+    /// [`revoke_user_except`](Self::revoke_user_except)), given the stored user cutoff read
+    /// with it. A record not visible here yet is [`RejectReason::StoreUnavailable`].
+    pub fn revoke_others<S: Source + ?Sized>(
+        &mut self,
+        pending: &Pending,
+        fetched: &Fetched<'_, S>,
+        now: u64,
+    ) -> Result<(Effects, bool), RejectReason> {
+        self.judge(pending, fetched, now)?
+            .ok_or(RejectReason::StoreUnavailable)?;
+        let lineage = *pending.lineage();
+        Ok(self.revoke_user_except(pending.user_id(), Some(&lineage), fetched.user_cutoff, now))
     }
 
     /// The writes that end each listed session of `user_id` created before `before` (the cutoff

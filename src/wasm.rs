@@ -595,6 +595,18 @@ impl JsEngine {
         let (effects, overflow) =
             self.engine
                 .revoke_user_except(user_id, keep, present(stored), now);
+        self.cutoff_writes(user_id, keep, &effects, overflow, now)
+    }
+
+    /// A user cutoff's writes, with the hub entry announcing it.
+    fn cutoff_writes(
+        &self,
+        user_id: &str,
+        keep: Option<&Lineage>,
+        effects: &Effects,
+        overflow: bool,
+        now: u64,
+    ) -> JsValue {
         let before = match effects.puts.first().map(|p| &p.value) {
             Some(crate::Value::Cutoff(c)) => c.before,
             _ => now.saturating_add(1),
@@ -611,19 +623,19 @@ impl JsEngine {
                 },
                 now,
             ),
-            ..Writes::new(&effects)
+            ..Writes::new(effects)
         })
     }
 
-    /// "Log out my other sessions": revokes every session of the header's user created up to
-    /// now except those of its own login, given the stored user cutoff. Returns the cutoff write
-    /// (`{ puts, before, lineage, userId, hub }`, then list and `endListed` with `lineage`), or a
-    /// refusal when the header carries no authentic session.
+    /// "Log out my other sessions": judges the header's session against the values read for
+    /// `need` (as `rotate` does), then revokes every session of its user created up to now
+    /// except those of its own login. Returns the cutoff write (`{ puts, before, lineage,
+    /// userId, handle, session, hub }`; then list and `endListed` with `lineage`), or a refusal.
     #[wasm_bindgen(js_name = revokeOthers)]
     pub fn revoke_others(
         &mut self,
         cookie_header: Option<String>,
-        stored: JsValue,
+        values: Vec<JsValue>,
         now: f64,
     ) -> JsValue {
         let now = ms(now);
@@ -631,10 +643,16 @@ impl JsEngine {
             Ok(pending) => pending,
             Err(reason) => return self.refusal(reason, None),
         };
+        let (effects, overflow) = match self.engine.revoke_others(&pending, &fetched(&values), now)
+        {
+            Ok(out) => out,
+            Err(reason) => return self.judged_refusal(reason, pending.handle().as_str()),
+        };
         let lineage = *pending.lineage();
-        let out = self.revoke_user_except(pending.user_id(), Some(&lineage), &stored, now);
+        let out = self.cutoff_writes(pending.user_id(), Some(&lineage), &effects, overflow, now);
         let _ = js_sys::Reflect::set(&out, &"userId".into(), &pending.user_id().into());
         let _ = js_sys::Reflect::set(&out, &"handle".into(), &pending.handle().as_str().into());
+        let _ = js_sys::Reflect::set(&out, &"session".into(), &to_js(&pending.session()));
         out
     }
 
@@ -749,13 +767,14 @@ impl JsEngine {
         })
     }
 
-    /// With a hub, when a pull is due: claims it and returns `{ after, outOfReach }` (the
+    /// With a hub, when a pull is due (or with `force`, always): claims it and returns
+    /// `{ after, outOfReach }` (the
     /// sequence number to pull after; whether the isolate reads records on every request until a
     /// pull succeeds). Otherwise undefined: go on without pulling.
     #[wasm_bindgen(js_name = hubClaim)]
-    pub fn hub_claim(&mut self, now: f64) -> JsValue {
+    pub fn hub_claim(&mut self, now: f64, force: bool) -> JsValue {
         let now = ms(now);
-        match self.engine.hub_claim(now) {
+        match self.engine.hub_claim(now, force) {
             Some(after) => to_js(&HubClaim {
                 after,
                 out_of_reach: self.engine.hub().is_some_and(|h| h.out_of_reach(now)),
