@@ -2,6 +2,10 @@
 // The HTTP contract is documented in www-demo/README.md.
 import { SessionManager, adminHandler } from 'edge-session';
 
+// The revocation hub's Durable Object class: wrangler.toml binds it as REVOCATIONS, and workerd
+// finds a Durable Object class only among the entry module's exports.
+export { RevocationHub } from 'edge-session';
+
 const USERNAME_RE = /^[a-z0-9_-]{1,32}$/;
 // A session handle is the base64url SHA-256 of the session ID (43 characters); allow some slack.
 const HANDLE_RE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -10,9 +14,12 @@ const MAX_USER_AGENT = 256;
 // What a login stores in the session (signed into the cookie: readable by its holder, never
 // secret). `role` is the server's to set; the page may change everything else via POST /api/data.
 const LOGIN_DATA = Object.freeze({ role: 'member', theme: 'light' });
-// Refusals that say nothing against the session but something about the server: the store failed
-// or timed out, or a stored revocation cutoff is unreadable. Answered 503, and the cookie is kept.
-const UNAVAILABLE = new Set(['store_unavailable', 'corrupt_cutoff']);
+// Refusals that say nothing against the session but something about the server: the store or the
+// revocation hub failed or timed out, or a stored revocation cutoff is unreadable. Answered 503,
+// and the cookie is kept.
+const UNAVAILABLE = new Set(['store_unavailable', 'hub_unavailable', 'corrupt_cutoff']);
+// Session events not worth a log line: the hub is pulled every HUB_POLL_INTERVAL_S on a request.
+const QUIET_EVENTS = new Set(['hub_pulled']);
 
 const JSON_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
@@ -48,7 +55,12 @@ function getManager(env) {
     envelopeTtl: seconds(env.ENVELOPE_TTL_S, 'ENVELOPE_TTL_S'),
     idleTimeout: seconds(env.IDLE_TIMEOUT_S, 'IDLE_TIMEOUT_S'),
     absoluteTimeout: seconds(env.ABSOLUTE_TIMEOUT_S, 'ABSOLUTE_TIMEOUT_S'),
-    onEvent: (event) => console.log(JSON.stringify(event)),
+    // Every revocation is also appended to the hub (a Durable Object); each isolate pulls what is
+    // new at most once per interval, on a request. Without the binding the demo runs without one.
+    ...(env.REVOCATIONS ? { hub: env.REVOCATIONS, hubPollInterval: interval(env.HUB_POLL_INTERVAL_S, 'HUB_POLL_INTERVAL_S') } : {}),
+    onEvent: (event) => {
+      if (!QUIET_EVENTS.has(event?.type)) console.log(JSON.stringify(event));
+    },
   });
   return manager;
 }
@@ -59,6 +71,15 @@ function seconds(value, name) {
   if (value === undefined || value === null || value === '') return undefined;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive whole number of seconds`);
+  return n;
+}
+
+// A number of seconds that may have a fraction (the package takes 0.1 to 300 for the hub's interval
+// and refuses anything else with a SessionConfigError).
+function interval(value, name) {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number of seconds`);
   return n;
 }
 
@@ -238,6 +259,21 @@ async function logout(request, env) {
   return json(200, { ok: true }, result.setCookie);
 }
 
+// "Log out my other sessions": ends every session of the caller's user except the caller's own
+// (and its later rotations), including ones the list cannot show yet. The caller's session
+// stays; its cookie is refreshed when the check needed the store (setCookie not null).
+async function revokeOthers(request, env) {
+  const result = await getManager(env).revokeOthers(request);
+  if (result.ok === true) return json(200, { ok: true, revoked: result.revoked }, result.setCookie);
+  if (UNAVAILABLE.has(result.reason)) {
+    // Some of the other sessions may be ended, some not: not a success. The caller's session is
+    // untouched and, like every 503 but logout's and a half-done rotation's, the answer sets no
+    // cookie (an envelope the check refreshed is refreshed again on the next request).
+    return json(503, { error: 'unavailable', reason: result.reason });
+  }
+  return json(401, { error: 'unauthenticated', reason: result.reason }, result.setCookie);
+}
+
 async function listSessions(request, env) {
   const mgr = getManager(env);
   const result = await mgr.validate(request);
@@ -325,6 +361,9 @@ async function route(request, env, url) {
   if (pathname === '/api/data') return method === 'POST' ? updateData(request, env) : methodNotAllowed('POST');
   if (pathname === '/api/logout') return method === 'POST' ? logout(request, env) : methodNotAllowed('POST');
   if (pathname === '/api/sessions') return method === 'GET' ? listSessions(request, env) : methodNotAllowed('GET');
+  if (pathname === '/api/sessions/revoke-others') {
+    return method === 'POST' ? revokeOthers(request, env) : methodNotAllowed('POST');
+  }
   if (pathname.startsWith('/api/sessions/')) {
     const handle = decodeURIComponentSafe(pathname.slice('/api/sessions/'.length));
     if (handle === null || handle === '' || handle.includes('/')) return notFound();
@@ -361,8 +400,12 @@ export default {
       return await route(request, env, url);
     } catch (err) {
       if (err instanceof BadRequest) return json(err.status, { error: 'bad_request', reason: err.reason });
-      // Management calls (listSessions, revoke*) throw SessionStoreError when KV fails or times out.
-      if (err?.name === 'SessionStoreError') return json(503, { error: 'unavailable', reason: 'store_unavailable' });
+      // Management calls (listSessions, revoke*) throw SessionStoreError when KV or the revocation
+      // hub fails or times out; its reason says which.
+      if (err?.name === 'SessionStoreError') {
+        const reason = err.reason === 'hub_unavailable' ? 'hub_unavailable' : 'store_unavailable';
+        return json(503, { error: 'unavailable', reason });
+      }
       if (err instanceof ConfigError || err?.name === 'SessionConfigError') {
         console.error(JSON.stringify({ type: 'config_error', message: String(err.message), reason: err.reason }));
         return json(500, { error: 'misconfigured' });

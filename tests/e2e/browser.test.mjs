@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM, CHROMIUM_ARGS, ROOT, startServer } from './server.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, ROOT, login, me, startServer } from './server.mjs';
 
 const SCREENSHOT = path.join(ROOT, 'target', 'demo-screenshot.png');
 const UI_TIMEOUT = 15_000;
@@ -238,6 +238,49 @@ test('two devices: one lists both sessions and revokes the other, which is then 
   // The laptop is still fine.
   await laptop.page.getByTestId('btn-me').click();
   await waitForStatus(laptop.page, /Protected API says: you are carol\./);
+  await laptop.context.close();
+  await phone.context.close();
+});
+
+test('"Log out other sessions": the list shrinks to this device and the other browser is logged out', { timeout: TEST_TIMEOUT }, async () => {
+  const laptop = await newDevice({ userAgent: 'E2E Laptop (others)' });
+  const phone = await newDevice({ userAgent: 'E2E Phone (others)' });
+  await loginThroughForm(laptop.page, 'erin');
+  await loginThroughForm(phone.page, 'erin');
+  const script = await login(server.url, 'erin', 'demo', { 'user-agent': 'E2E script (others)' });
+  assert.equal(script.res.status, 200);
+
+  await laptop.page.getByTestId('btn-sessions').click();
+  await waitForStatus(laptop.page, /You have 3 active sessions\./);
+  assert.equal(await laptop.page.getByTestId('session-row').count(), 2);
+  const button = laptop.page.getByRole('button', { name: 'Log out other sessions' });
+  assert.equal(await button.isVisible(), true);
+  assert.match(await button.getAttribute('aria-describedby'), /\S/, 'the button is described by its hint');
+
+  await button.click();
+  assert.equal(
+    await waitForStatus(laptop.page, /Logged out \d+ other session/),
+    'Logged out 2 other sessions. Only this device is still logged in.',
+  );
+  const rows = laptop.page.locator('#sessions-body tr');
+  assert.equal(await rows.count(), 1, 'the list was refreshed');
+  assert.equal(await laptop.page.getByTestId('session-row-current').count(), 1);
+  assert.match(await rows.first().textContent(), /E2E Laptop \(others\).*This device/);
+  assert.equal(await button.isEnabled(), true);
+
+  // The phone is logged out on its very next request, and so is the script's session.
+  await phone.page.getByTestId('btn-me').click();
+  assert.equal(await waitForStatus(phone.page, /Rejected/), 'Rejected: revoked');
+  assert.equal(await phone.page.getByTestId('login-card').isVisible(), true);
+  assert.equal(await sessionCookie(phone.context), undefined, 'the refused cookie was cleared');
+  assert.equal((await me(server.url, script.cookie)).body.reason, 'revoked');
+
+  // The laptop is still logged in; with nobody else left the count is 0.
+  await laptop.page.getByTestId('btn-me').click();
+  await waitForStatus(laptop.page, /Protected API says: you are erin\./);
+  await button.click();
+  await waitForStatus(laptop.page, /^Logged out 0 other sessions\./);
+  assert.equal(await rows.count(), 1);
   await laptop.context.close();
   await phone.context.close();
 });

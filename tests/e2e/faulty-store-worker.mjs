@@ -1,26 +1,34 @@
 // TEST-ONLY entry point, never deployed: the demo worker (www-demo/worker.js, imported unchanged)
-// with its KV binding wrapped so that a test can make store calls fail or stall. It is started by
-// store-failure.test.mjs as `wrangler dev tests/e2e/faulty-store-worker.mjs` with the repository's
+// with its KV binding and its revocation hub binding wrapped so that a test can make store or hub
+// calls fail or stall. It is started by store-failure.test.mjs as
+// `wrangler dev tests/e2e/faulty-store-worker.mjs` with the repository's
 // wrangler.toml (same alias to pkg/workerd.js, same local KV namespace, same assets), so the demo
-// and the package run exactly as under `make demo`, in workerd, against a real (local) KV namespace.
+// and the package run exactly as under `make demo`, in workerd, against a real (local) KV namespace
+// and a real (local) RevocationHub Durable Object, re-exported here as wrangler.toml binds it.
 // The fault switch lives only here: www-demo/worker.js has no test hook and no code path for it.
 //
 // Control routes (answered here, never passed to the demo):
-//   PUT    /__test/faults  body {"rules":[{"ops":["get"|"put"|"delete"|"list",...],"key":"<substring>",
-//                          "mode":"throw"|"slow","delayMs":<n>}]}: store calls of a listed op whose
-//                          key (the prefix, for list) contains `key` (any key when omitted) throw an
-//                          Error like a failed KV call ("throw"), or wait `delayMs` first ("slow",
-//                          then the real call). Answers the rules in force.
+//   PUT    /__test/faults  body {"rules":[{"ops":["get"|"put"|"delete"|"list"|"append"|"pull",...],
+//                          "key":"<substring>","mode":"throw"|"slow","delayMs":<n>}]}: store calls of
+//                          a listed op whose key (the prefix, for list) contains `key` (any key when
+//                          omitted) throw an Error like a failed KV call ("throw"), or wait `delayMs`
+//                          first ("slow", then the real call). "append" and "pull" are the package's
+//                          calls to the hub (its key is the path, e.g. "/pull?after=3"); a failed
+//                          one throws like an unreachable Durable Object. Answers the rules in force.
 //   DELETE /__test/faults  removes every rule.
 //   GET    /__test/kv?key= the raw stored text of a key (null when absent), bypassing the faults.
 //   PUT    /__test/kv      body {"key","value"}: writes raw text, bypassing the faults.
-//   GET    /__test/calls   the store calls seen so far: [{op, key, failed}].
+//   GET    /__test/calls   the store and hub calls seen so far: [{op, key, failed}].
 import demo from '../../www-demo/worker.js';
 
-const OPS = new Set(['get', 'put', 'delete', 'list']);
+// The Durable Object class the REVOCATIONS binding names must be exported by the entry module.
+export { RevocationHub } from '../../www-demo/worker.js';
+
+const OPS = new Set(['get', 'put', 'delete', 'list', 'append', 'pull']);
 let rules = [];
 let calls = [];
-let store = null; // the wrapped binding, built once (the demo's SessionManager keeps the first one)
+let store = null; // the wrapped bindings, built once (the demo's SessionManager keeps the first ones)
+let hub = null;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -51,6 +59,27 @@ function faulty(kv) {
     async list(options) {
       await guard('list', options?.prefix ?? '');
       return kv.list(options);
+    },
+  };
+}
+
+// The hub binding (a Durable Object namespace): the stubs it hands out pass each fetch through the
+// fault rules first. The package builds a stub per call and only ever calls stub.fetch.
+function faultyHub(namespace) {
+  return {
+    idFromName: (name) => namespace.idFromName(name),
+    get(id) {
+      const stub = namespace.get(id);
+      return {
+        async fetch(input, init) {
+          const { pathname, search } = new URL(typeof input === 'string' ? input : input.url);
+          const rule = rules.find((r) => r.ops.includes(pathname.slice(1)) && (r.key === undefined || (pathname + search).includes(r.key)));
+          calls.push({ op: pathname.slice(1), key: pathname + search, failed: rule !== undefined && rule.mode === 'throw' });
+          if (rule?.mode === 'slow') await sleep(rule.delayMs);
+          else if (rule !== undefined) throw new Error('Durable Object fetch failed: network connection lost (injected by the e2e test)');
+          return stub.fetch(input, init);
+        },
+      };
     },
   };
 }
@@ -100,6 +129,7 @@ export default {
     const url = new URL(request.url);
     if (url.pathname.startsWith('/__test/')) return control(request, env, url);
     store ??= faulty(env.SESSIONS);
-    return demo.fetch(request, { ...env, SESSIONS: store }, ctx);
+    hub ??= faultyHub(env.REVOCATIONS);
+    return demo.fetch(request, { ...env, SESSIONS: store, REVOCATIONS: hub }, ctx);
   },
 };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { cookieFrom, isClearing, login, me, parseSetCookie, sleep, startServer } from './server.mjs';
+import { cookieFrom, isClearing, login, me, parseSetCookie, sleep, startServer, waitForEvent } from './server.mjs';
 
 // adminHandler refuses tokens shorter than 32 characters; this one has 43.
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
@@ -65,6 +65,14 @@ async function admin(body, token = ADMIN_TOKEN, extraHeaders = {}) {
 async function sessionsOf(cookie) {
   const res = await fetch(`${url}/api/sessions`, { headers: { cookie } });
   return { res, body: await res.json() };
+}
+
+const revokeOthers = (cookie, headers = {}) => post('/api/sessions/revoke-others', { cookie, headers });
+
+async function adminStatus() {
+  const res = await fetch(`${url}/admin/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(res.status, 200);
+  return res.json();
 }
 
 describe('basics', { timeout: SUITE_TIMEOUT }, () => {
@@ -226,6 +234,7 @@ describe('request guards', { timeout: SUITE_TIMEOUT }, () => {
         ['logout', () => post('/api/logout', { cookie, headers })],
         ['data', () => post('/api/data', { cookie, headers: { ...headers, 'content-type': 'application/json' }, body: { data: { theme: 'dark' } } })],
         ['delete', () => del('/api/sessions/xyz', { cookie, headers })],
+        ['revoke-others', () => revokeOthers(cookie, headers)],
         ['admin', () => admin({ userId: 'guard' }, ADMIN_TOKEN, headers)],
       ];
       for (const [route, attempt] of attempts) {
@@ -258,7 +267,7 @@ describe('request guards', { timeout: SUITE_TIMEOUT }, () => {
       ['application/jsonx', '{}'],
     ];
     for (const [type, body] of bodies) {
-      for (const path of ['/api/login', '/api/rotate', '/api/data', '/api/logout', '/admin/revoke']) {
+      for (const path of ['/api/login', '/api/rotate', '/api/data', '/api/logout', '/api/sessions/revoke-others', '/admin/revoke']) {
         const headers = { 'content-type': type, authorization: `Bearer ${ADMIN_TOKEN}` };
         const { res } = await post(path, { body, cookie, headers, json: false });
         assert.equal(res.status, 403, `${path} with ${type}`);
@@ -409,6 +418,108 @@ describe('rotate, logout, sessions', { timeout: SUITE_TIMEOUT }, () => {
   });
 });
 
+describe('log out other sessions (POST /api/sessions/revoke-others)', { timeout: SUITE_TIMEOUT }, () => {
+  test('three logins of one user: the caller stays, the other two are refused at once and leave the list', async () => {
+    const one = await login(url, 'others', 'demo', { 'user-agent': 'e2e-others-one' });
+    const two = await login(url, 'others', 'demo', { 'user-agent': 'e2e-others-two' });
+    const three = await login(url, 'others', 'demo', { 'user-agent': 'e2e-others-three' });
+    const bystander = await login(url, 'others-not');
+    assert.equal((await sessionsOf(one.cookie)).body.length, 3);
+
+    const { res, body } = await revokeOthers(one.cookie);
+    assert.equal(res.status, 200);
+    assertJson(res);
+    assert.deepEqual(body, { ok: true, revoked: 2 });
+    assert.equal(res.headers.getSetCookie().length, 0, 'a fresh envelope needs no new cookie');
+
+    const caller = await me(url, one.cookie);
+    assert.equal(caller.res.status, 200, 'the caller is still logged in');
+    assert.equal(caller.body.handle, one.body.handle);
+    for (const other of [two, three]) {
+      const r = await me(url, other.cookie);
+      assert.equal(r.res.status, 401);
+      assert.equal(r.body.reason, 'revoked');
+      assert.equal(r.res.headers.getSetCookie().length, 1, 'with a clearing cookie');
+      assert.ok(isClearing(r.res.headers.getSetCookie()[0]));
+    }
+    const left = await sessionsOf(one.cookie);
+    assert.equal(left.res.status, 200);
+    assert.deepEqual(left.body.map((s) => [s.handle, s.current, s.userAgent]), [[one.body.handle, true, 'e2e-others-one']]);
+    assert.equal((await me(url, bystander.cookie)).res.status, 200, 'another user is not touched');
+
+    // Nothing left to end: 200 with 0.
+    const again = await revokeOthers(one.cookie);
+    assert.equal(again.res.status, 200);
+    assert.deepEqual(again.body, { ok: true, revoked: 0 });
+
+    // The spared login keeps working through a rotation, and a later login is a new session.
+    const rotated = await post('/api/rotate', { cookie: one.cookie });
+    assert.equal(rotated.res.status, 200);
+    assert.equal((await me(url, cookieFrom(rotated.res))).res.status, 200, 'a rotation of the caller is spared too');
+    await sleep(5);
+    const later = await login(url, 'others');
+    assert.equal((await me(url, later.cookie)).res.status, 200, 'logging in again afterwards works');
+
+    const event = await waitForEvent(server, (e) => e.type === 'revoked' && e.scope === 'others' && e.userId === 'others');
+    assert.ok(event, 'a "revoked" event with scope "others" is logged');
+    assert.equal(event.revoked, 2);
+    assert.equal(event.handle, one.body.handle);
+  });
+
+  test('without a valid session it is 401; other methods are 405', async () => {
+    const none = await revokeOthers(null);
+    assert.equal(none.res.status, 401);
+    assertJson(none.res);
+    assert.deepEqual(none.body, { error: 'unauthenticated', reason: 'missing' });
+    assert.equal(none.res.headers.getSetCookie().length, 0);
+
+    const victim = await login(url, 'others-gone');
+    const survivor = await login(url, 'others-gone');
+    assert.equal((await post('/api/logout', { cookie: victim.cookie })).res.status, 200);
+    const revoked = await revokeOthers(victim.cookie);
+    assert.equal(revoked.res.status, 401);
+    assert.deepEqual(revoked.body, { error: 'unauthenticated', reason: 'revoked' });
+    assert.ok(isClearing(revoked.res.headers.getSetCookie()[0]), 'the refused cookie is cleared');
+    const forged = await revokeOthers('__Host-session=garbage');
+    assert.equal(forged.res.status, 401);
+    assert.equal(forged.body.error, 'unauthenticated');
+    assert.equal((await me(url, survivor.cookie)).res.status, 200, 'a refused call ends nothing');
+
+    for (const method of ['GET', 'DELETE', 'PUT']) {
+      const res = await fetch(`${url}/api/sessions/revoke-others`, { method, headers: { cookie: survivor.cookie } });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get('allow'), 'POST');
+      await res.arrayBuffer();
+    }
+  });
+
+  test('the CSRF rules hold: a cross-site or non-JSON request is 403 and ends nothing', async () => {
+    const one = await login(url, 'others-csrf');
+    const two = await login(url, 'others-csrf');
+    const attempts = [
+      revokeOthers(one.cookie, { origin: 'http://evil.example' }),
+      revokeOthers(one.cookie, { 'sec-fetch-site': 'cross-site' }),
+      post('/api/sessions/revoke-others', { cookie: one.cookie, body: 'x=1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, json: false }),
+      post('/api/sessions/revoke-others', { cookie: one.cookie, body: '{}', headers: { 'content-type': 'text/plain' }, json: false }),
+    ];
+    for (const { res, body } of await Promise.all(attempts)) {
+      assert.equal(res.status, 403);
+      assert.equal(body.error, 'forbidden');
+      assert.equal(res.headers.getSetCookie().length, 0);
+    }
+    assert.equal((await me(url, two.cookie)).res.status, 200, 'the other session survived');
+    assert.equal((await sessionsOf(one.cookie)).body.length, 2);
+
+    // Same origin, with or without an (ignored) JSON body, as for rotate.
+    const ok = await revokeOthers(one.cookie, { origin: url, 'sec-fetch-site': 'same-origin' });
+    assert.equal(ok.res.status, 200);
+    assert.deepEqual(ok.body, { ok: true, revoked: 1 });
+    const withBody = await post('/api/sessions/revoke-others', { cookie: one.cookie, body: {} });
+    assert.deepEqual(withBody.body, { ok: true, revoked: 0 });
+    assert.equal((await me(url, two.cookie)).body.reason, 'revoked');
+  });
+});
+
 describe('session data', { timeout: SUITE_TIMEOUT }, () => {
   test('POST /api/data replaces the data by rotation: new ID and handle, the old cookie is refused', async () => {
     const first = await login(url, 'prefs');
@@ -552,6 +663,34 @@ describe('admin', { timeout: SUITE_TIMEOUT }, () => {
     assert.ok(!JSON.stringify(view).includes(ADMIN_TOKEN));
   });
 
+  test('GET /admin/status reports the revocation hub; its seq advances after a revocation', async () => {
+    const first = await adminStatus();
+    assert.deepEqual(Object.keys(first.hub).sort(), ['head', 'lastPullAgeMs', 'lastPullAt', 'outOfReach', 'pollInterval', 'seq'].sort());
+    assert.equal(first.hub.pollInterval, 5, 'HUB_POLL_INTERVAL_S from wrangler.toml');
+    assert.ok(Number.isSafeInteger(first.hub.seq) && first.hub.seq >= 0);
+    assert.ok(first.hub.head >= first.hub.seq);
+    const before = first.hub.seq;
+
+    const { cookie } = await login(url, 'hubbed');
+    assert.equal((await post('/api/logout', { cookie })).res.status, 200);
+
+    // The isolate pulls what is new at most once per interval, on a request (any request that
+    // checks a session, even one without a cookie).
+    const deadline = Date.now() + 3 * 5000;
+    let view = first;
+    while (view.hub.seq <= before && Date.now() < deadline) {
+      await sleep(250);
+      await me(url, null);
+      view = await adminStatus();
+    }
+    assert.ok(view.hub.seq > before, `hub seq advanced from ${before}: ${JSON.stringify(view.hub)}`);
+    assert.ok(view.hub.head >= view.hub.seq);
+    assert.equal(view.hub.outOfReach, false);
+    assert.ok(view.hub.lastPullAt > 0);
+    assert.ok(view.hub.lastPullAgeMs >= 0 && view.hub.lastPullAgeMs < 5000, `lastPullAgeMs ${view.hub.lastPullAgeMs}`);
+    assert.doesNotMatch(server.logs(), /"type":"hub_pulled"/, 'the worker does not log hub pulls');
+  });
+
   test('a request naming none or several targets is 400', async () => {
     for (const body of [{}, { userId: 'a', handle: 'b' }, { issuedBefore: 'yesterday' }, { userId: 7 }, { handle: '' }]) {
       const { res } = await admin(body);
@@ -633,22 +772,7 @@ describe('load and logging', { timeout: SUITE_TIMEOUT }, () => {
 
   test('session events are logged as JSON lines', async () => {
     await login(url, 'logged');
-    const events = () =>
-      server
-        .logs()
-        .split('\n')
-        .map((line) => line.slice(line.indexOf('{')))
-        .flatMap((line) => {
-          try {
-            return [JSON.parse(line)];
-          } catch {
-            return [];
-          }
-        });
-    const deadline = Date.now() + 10_000;
-    const wanted = (e) => e.type === 'created' && e.userId === 'logged';
-    while (!events().some(wanted) && Date.now() < deadline) await sleep(100);
-    const created = events().find(wanted);
+    const created = await waitForEvent(server, (e) => e.type === 'created' && e.userId === 'logged');
     assert.ok(created, 'a "created" event for the login');
     assert.equal(typeof created.handle, 'string');
     assert.equal(typeof created.at, 'number');

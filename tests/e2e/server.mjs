@@ -61,7 +61,8 @@ export async function sleepUntil(t) {
  *   vars: passed as `--var NAME:VALUE` (SESSION_KEYS gets a fresh random key ring unless given,
  *   DEMO_PASSWORD defaults to `demo` and ADMIN_TOKEN to empty).
  *   script: another entry point (relative to ROOT) instead of wrangler.toml's `main`, with the
- *   rest of wrangler.toml (alias, KV, assets) unchanged; used for the test-only fault wrapper.
+ *   rest of wrangler.toml (alias, KV, hub Durable Object, assets) unchanged; used for the test-only
+ *   fault wrapper (which must re-export RevocationHub, as every entry must).
  * @returns {Promise<{ url: string, port: number, logs: () => string, stop: () => Promise<void> }>}
  */
 export async function startServer({ vars = {}, lifetimeMs = DEFAULT_LIFETIME_MS, script } = {}) {
@@ -165,6 +166,30 @@ export async function startServer({ vars = {}, lifetimeMs = DEFAULT_LIFETIME_MS,
   }
 
   return { url, port, logs: () => output, stop };
+}
+
+/** The JSON objects logged in `logs` (a server's output), one per line: the demo's session events. */
+export function eventsIn(logs) {
+  return logs
+    .split('\n')
+    .map((line) => line.slice(line.indexOf('{')))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line)];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Waits (up to `timeoutMs`) until `server` logged an event `wanted` accepts; returns it (or undefined). */
+export async function waitForEvent(server, wanted, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = eventsIn(server.logs()).find(wanted);
+    if (found !== undefined || Date.now() >= deadline) return found;
+    await sleep(100);
+  }
 }
 
 // ---- small HTTP helpers for the fetch-based tests ---------------------------------------------

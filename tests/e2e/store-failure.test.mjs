@@ -1,12 +1,14 @@
-// The demo's answers when the session store (Workers KV) fails: 503, never another 5xx, and the
-// session cookie is kept unless the request asked for it to go (logout).
+// The demo's answers when the session store (Workers KV) or the revocation hub (a Durable Object)
+// fails: 503, never another 5xx, and the session cookie is kept unless the request asked for it to
+// go (logout).
 //
 // How the failures are injected, and why this way:
 // - The demo runs under `wrangler dev` exactly as in the other e2e files (workerd, the repository's
 //   wrangler.toml, the package's workerd entry, a real local KV namespace), except that the entry
 //   point is tests/e2e/faulty-store-worker.mjs: a TEST-ONLY wrapper that imports
-//   www-demo/worker.js unchanged and hands it `env` with the SESSIONS binding wrapped. The wrapper
-//   makes chosen KV calls throw (as a failed KV call does) or stall, on the test's command
+//   www-demo/worker.js unchanged and hands it `env` with the SESSIONS and REVOCATIONS bindings
+//   wrapped. The wrapper makes chosen KV calls or hub calls (append, pull) throw (as a failed KV
+//   call or an unreachable Durable Object does) or stall, on the test's command
 //   (`PUT /__test/faults`, answered by the wrapper, never by the demo).
 // - So the production worker has no fault switch and no test-only code path; what is tested is its
 //   real handling of the package's results (validate/create/rotate/update refusals, destroy's
@@ -17,19 +19,22 @@
 //   binding cannot be made to fail on command. The wrapper keeps everything else real.
 //
 // The server uses ENVELOPE_TTL_S=1 so that a cookie needs the store (a refresh) a second after it
-// was issued; a fresh envelope is checked without any store read.
+// was issued; a fresh envelope is checked without any store read. HUB_POLL_INTERVAL_S=1 so that a
+// hub pull is due a second after the last one.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { CHROMIUM, CHROMIUM_ARGS, cookieFrom, isClearing, login, me, sleep, sleepUntil, startServer } from './server.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, cookieFrom, eventsIn, isClearing, login, me, sleep, sleepUntil, startServer, waitForEvent } from './server.mjs';
 
 // adminHandler refuses tokens shorter than 32 characters; this one has 43.
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 const ENVELOPE_S = 1;
 const STORE_DEADLINE_MS = 5000; // the package's default storeTimeoutMs
+const HUB_POLL_S = 1;
+const KV_OPS = new Set(['get', 'put', 'delete', 'list']);
 
 const HOOK_TIMEOUT = 120_000;
 const SUITE_TIMEOUT = 120_000;
@@ -40,7 +45,13 @@ let url;
 before(async () => {
   server = await startServer({
     script: 'tests/e2e/faulty-store-worker.mjs',
-    vars: { ENVELOPE_TTL_S: String(ENVELOPE_S), IDLE_TIMEOUT_S: '120', ABSOLUTE_TIMEOUT_S: '3600', ADMIN_TOKEN },
+    vars: {
+      ENVELOPE_TTL_S: String(ENVELOPE_S),
+      IDLE_TIMEOUT_S: '120',
+      ABSOLUTE_TIMEOUT_S: '3600',
+      HUB_POLL_INTERVAL_S: String(HUB_POLL_S),
+      ADMIN_TOKEN,
+    },
   });
   url = server.url;
 }, { timeout: HOOK_TIMEOUT });
@@ -61,14 +72,19 @@ async function control(method, path, body) {
   return data;
 }
 
-/** Makes store calls fail: each rule is { ops: [...], key?: substring, mode?: 'throw'|'slow', delayMs? }. */
+/**
+ * Makes store or hub calls fail: each rule is { ops: [...], key?: substring, mode?: 'throw'|'slow',
+ * delayMs? }; ops are KV's get, put, delete, list and the hub's append, pull.
+ */
 const fail = (...rules) => control('PUT', '/__test/faults', { rules });
 const heal = () => control('DELETE', '/__test/faults');
 const storedRecord = async (handle) => {
   const { value } = await control('GET', `/__test/kv?key=${encodeURIComponent(`s:${handle}`)}`);
   return value === null ? null : JSON.parse(value);
 };
-const storeCalls = () => control('GET', '/__test/calls');
+/** The KV calls seen so far (hub calls left out). */
+const storeCalls = async () => (await control('GET', '/__test/calls')).filter((c) => KV_OPS.has(c.op));
+const hubCalls = async () => (await control('GET', '/__test/calls')).filter((c) => !KV_OPS.has(c.op));
 
 async function post(path, { cookie, body, headers = {} } = {}) {
   const h = { ...headers };
@@ -345,6 +361,128 @@ describe('devices and admin', { timeout: SUITE_TIMEOUT }, () => {
     assert.equal(healed.body.sessions.length, 1);
   });
 
+  test('log out other sessions with the store or the hub failing is 503 with the reason; the caller keeps the session', async () => {
+    const one = await login(url, 'othersfail');
+    const two = await login(url, 'othersfail');
+    const revokeOthers = () => post('/api/sessions/revoke-others', { cookie: one.cookie });
+
+    // The user cutoff cannot be read or written: nothing is ended.
+    await fail({ ops: ['get', 'put'] });
+    const store = await revokeOthers();
+    await heal();
+    assertUnavailable(store);
+    assert.deepEqual(store.body, { error: 'unavailable', reason: 'store_unavailable' });
+    noSetCookie(store.res);
+    assert.equal((await me(url, one.cookie)).res.status, 200, 'the caller is still logged in');
+
+    // The hub cannot be told: other isolates would not hear of it within the interval.
+    await fail({ ops: ['append'] });
+    const hub = await revokeOthers();
+    await heal();
+    assertUnavailable(hub, 'hub_unavailable');
+    assert.deepEqual(hub.body, { error: 'unavailable', reason: 'hub_unavailable' });
+    noSetCookie(hub.res);
+    assert.equal((await me(url, one.cookie)).res.status, 200, 'the caller is still logged in');
+    assert.equal((await me(url, two.cookie)).body.reason, 'revoked', 'the store cutoff was written: refused here already');
+
+    // The retry with both back completes.
+    const retry = await revokeOthers();
+    assert.equal(retry.res.status, 200);
+    assert.equal(retry.body.ok, true);
+    assert.equal((await me(url, two.cookie)).body.reason, 'revoked');
+    assert.equal((await me(url, one.cookie)).res.status, 200);
+  });
+
+  test('logout, rotate and revocations with the hub failing are 503 hub_unavailable, like a store failure', async () => {
+    await fail({ ops: ['append'] });
+    let out;
+    let rot;
+    let del;
+    let adm;
+    const leaving = await login(url, 'hubdown');
+    const rotating = await login(url, 'hubdown');
+    const revoked = await login(url, 'hubdown');
+    try {
+      out = await post('/api/logout', { cookie: leaving.cookie });
+      rot = await post('/api/rotate', { cookie: rotating.cookie });
+      const delRes = await fetch(`${url}/api/sessions/${revoked.body.handle}`, { method: 'DELETE', headers: { cookie: cookieFrom(rot.res) } });
+      del = { res: delRes, body: await delRes.json() };
+      adm = await admin({ userId: 'hubdown-other' });
+    } finally {
+      await heal();
+    }
+
+    // Logout: the browser's cookie goes anyway; this instance refuses the session at once.
+    assertUnavailable(out, 'hub_unavailable');
+    assert.ok(isClearing(out.res.headers.getSetCookie()[0]));
+    assert.equal((await me(url, leaving.cookie)).body.reason, 'revoked');
+    assert.equal((await storedRecord(leaving.body.handle)).ended, 'revoked', 'the store write itself succeeded');
+
+    // Rotate: the new session's cookie and view are handed over; the old ID is refused here.
+    assertUnavailable(rot, 'hub_unavailable');
+    assert.equal(rot.res.headers.getSetCookie().length, 1);
+    assert.ok(!isClearing(rot.res.headers.getSetCookie()[0]));
+    assert.equal(rot.body.session.userId, 'hubdown');
+    assert.notEqual(rot.body.session.handle, rotating.body.handle);
+    assert.equal((await me(url, cookieFrom(rot.res))).res.status, 200);
+    assert.equal((await me(url, rotating.cookie)).body.reason, 'rotated');
+
+    // Revoking one session, and an admin revocation: 503 with the package's reason.
+    assertUnavailable(del, 'hub_unavailable');
+    noSetCookie(del.res);
+    assertUnavailable(adm, 'hub_unavailable');
+
+    const failedAppends = (await hubCalls()).filter((c) => c.op === 'append' && c.failed);
+    assert.ok(failedAppends.length >= 4, `the hub was tried each time: ${failedAppends.length}`);
+  });
+
+  test('a hub out of reach fails no request: pulls fail quietly, then the isolate checks the store on every request until the hub is back', async () => {
+    const { cookie, body } = await login(url, 'hubpull');
+    const statusOf = async () => {
+      const res = await fetch(`${url}/admin/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(res.status, 200);
+      return res.json();
+    };
+    const count = (type) => eventsIn(server.logs()).filter((e) => e.type === type).length;
+    const [failedBefore, unreachableBefore, reachableBefore] = ['hub_pull_failed', 'hub_unreachable', 'hub_reachable'].map(count);
+    await fail({ ops: ['pull'] });
+    let view;
+    try {
+      // Requests keep being answered while every pull fails; after three intervals without a
+      // pull the isolate is out of reach of the hub (reported, and logged by the next pull it
+      // claims) and reads the store for every session.
+      const deadline = Date.now() + 10 * HUB_POLL_S * 1000;
+      do {
+        await sleep(250);
+        const r = await me(url, cookie);
+        assert.equal(r.res.status, 200);
+        assert.equal(r.body.handle, body.handle);
+        view = await statusOf();
+      } while (!(view.hub.outOfReach && count('hub_unreachable') > unreachableBefore) && Date.now() < deadline);
+      assert.equal(view.hub.outOfReach, true, JSON.stringify(view.hub));
+      assert.ok(count('hub_pull_failed') > failedBefore, 'hub_pull_failed is logged');
+      assert.equal(count('hub_unreachable'), unreachableBefore + 1, 'hub_unreachable is logged once');
+
+      // Out of reach: even a fresh envelope is checked against the store now (status() reports
+      // that as hub.outOfReach; revocations.strict is only the revocation memory's own state).
+      const fresh = await login(url, 'hubpull');
+      const seen = (await storeCalls()).length;
+      assert.equal((await me(url, fresh.cookie)).res.status, 200);
+      assert.ok((await storeCalls()).length > seen, 'a store read for a fresh envelope');
+    } finally {
+      await heal();
+    }
+    const deadline = Date.now() + 10 * HUB_POLL_S * 1000;
+    do {
+      await sleep(250);
+      assert.equal((await me(url, cookie)).res.status, 200);
+      view = await statusOf();
+    } while (!(!view.hub.outOfReach && count('hub_reachable') > reachableBefore) && Date.now() < deadline);
+    assert.equal(view.hub.outOfReach, false, JSON.stringify(view.hub));
+    assert.equal(count('hub_reachable'), reachableBefore + 1, 'hub_reachable is logged once');
+    assert.doesNotMatch(server.logs(), /"type":"hub_pulled"/, 'successful pulls are not logged');
+  });
+
   test('no store failure produced any 5xx other than 503', () => {
     const logs = server.logs();
     assert.doesNotMatch(logs, /"type":"(config_)?error"/, 'the worker logged no unexpected error');
@@ -380,6 +518,15 @@ describe('the page', { timeout: SUITE_TIMEOUT }, () => {
       await heal();
       await page.getByTestId('btn-me').click();
       await statusIs(/Protected API says: you are pagefail\./);
+
+      // Log out other sessions while the hub is unreachable: 503, still logged in.
+      await page.getByTestId('btn-sessions').click();
+      await statusIs(/You have 1 active session\./);
+      await fail({ ops: ['append'] });
+      await page.getByRole('button', { name: 'Log out other sessions' }).click();
+      await statusIs(/Logging out other sessions failed \(503\): hub_unavailable\. The server's revocation hub is unavailable/);
+      await heal();
+      assert.equal(await page.getByTestId('session-card').isVisible(), true, 'still shown as logged in');
 
       await fail({ ops: ['put', 'delete'] });
       await page.getByTestId('btn-logout').click();

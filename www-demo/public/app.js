@@ -35,6 +35,7 @@
     btnRotate: $('btn-rotate'),
     btnSessions: $('btn-sessions'),
     btnLogout: $('btn-logout'),
+    btnRevokeOthers: $('btn-revoke-others'),
   };
 
   let session = null; // the last session view the API returned
@@ -141,10 +142,13 @@
     setCountdown(els.absoluteCountdown, session.absoluteExpiresAt);
   }
 
-  // The server could not complete a request (503): the store failed, or holds a corrupt revocation
-  // cutoff. That says nothing against the session, and the server kept the cookie: stay logged in.
+  // The server could not complete a request (503): the store or the revocation hub failed, or the
+  // store holds a corrupt revocation cutoff. That says nothing against the session, and the server
+  // kept the cookie: stay logged in.
   function unavailable(what, data) {
-    setStatus(`${what} (503): ${reasonOf(data)}. The server's session store is unavailable; you are still logged in, try again.`, 'error');
+    const reason = reasonOf(data);
+    const part = reason === 'hub_unavailable' ? 'revocation hub' : 'session store';
+    setStatus(`${what} (503): ${reason}. The server's ${part} is unavailable; you are still logged in, try again.`, 'error');
   }
 
   // A request the server refused because of the session: show why and go back to the login form.
@@ -303,18 +307,22 @@
     });
   }
 
+  // Loads and shows the session list; true when it was shown.
   async function listSessions() {
     const { status, data } = await api('GET', '/api/sessions');
     if (status === 200) {
       renderSessions(data);
       setStatus(`You have ${data.length} active session${data.length === 1 ? '' : 's'}.`, 'ok');
-    } else if (status === 401) {
+      return true;
+    }
+    if (status === 401) {
       rejectedBy(data);
     } else if (status === 503) {
       unavailable('Listing sessions failed', data);
     } else {
       setStatus(`Listing sessions failed (${status}): ${reasonOf(data)}`, 'error');
     }
+    return false;
   }
 
   async function revoke(handle) {
@@ -335,12 +343,34 @@
     }
   }
 
+  // "Log out other sessions": every other session of this user ends; this one stays. The list is
+  // reloaded (it then shows this device only) and the status says how many were ended.
+  async function revokeOthers() {
+    await busy(els.btnRevokeOthers, async () => {
+      const { status, data } = await api('POST', '/api/sessions/revoke-others');
+      if (status === 200) {
+        const n = data && Number.isSafeInteger(data.revoked) ? data.revoked : 0;
+        const done = `Logged out ${n} other session${n === 1 ? '' : 's'}. Only this device is still logged in.`;
+        // The status is set once the list shows the result (listSessions sets its own first).
+        if (await listSessions()) setStatus(done, 'ok');
+        else if (session) setStatus(`${done} The session list could not be refreshed.`, 'error');
+      } else if (status === 401) {
+        rejectedBy(data);
+      } else if (status === 503) {
+        unavailable('Logging out other sessions failed', data);
+      } else {
+        setStatus(`Logging out other sessions failed (${status}): ${reasonOf(data)}`, 'error');
+      }
+    });
+  }
+
   els.loginForm.addEventListener('submit', login);
   els.dataForm.addEventListener('submit', saveData);
   els.btnMe.addEventListener('click', () => busy(els.btnMe, () => loadMe()));
   els.btnRotate.addEventListener('click', rotate);
   els.btnLogout.addEventListener('click', logout);
   els.btnSessions.addEventListener('click', () => busy(els.btnSessions, listSessions));
+  els.btnRevokeOthers.addEventListener('click', revokeOthers);
 
   setInterval(tick, 1000);
   loadMe({ quiet: true });
