@@ -77,6 +77,13 @@ rm -f "$STAGE/package.json" "$STAGE/.gitignore"
 cp -R pkg-template/. "$STAGE/"
 [ -f "$STAGE/package.json" ] || echo "build-pkg: warning: pkg-template/ has no package.json" >&2
 
+# The licence texts (package.json "license": "MIT OR Apache-2.0") ship with the package.
+# npm only adds LICENSE / LICENSE.* by itself, so these are also listed in its "files".
+for f in LICENSE-MIT LICENSE-APACHE; do
+  [ -f "$f" ] || die "$f is missing at the repository root"
+  cp "$f" "$STAGE/$f"
+done
+
 # --- publish into pkg/ ------------------------------------------------------
 rm -rf "$OUT_DIR"
 mv "$STAGE" "$OUT_DIR"
