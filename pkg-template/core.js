@@ -89,6 +89,69 @@ function parseStored(text) {
   }
 }
 
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/**
+ * The fast path's side of the boundary: the Cookie header goes into the core's input buffer with
+ * `encodeInto`, and a session valid on its envelope alone comes back as numbers and byte ranges
+ * in the module's memory (see `Engine.check`), so validating allocates nothing in wasm and
+ * builds the session object here. Its handle (a SHA-256) is computed only when read.
+ */
+class FastPath {
+  #engine;
+  #layout;
+  #buffer = null;
+  #input;
+  #out;
+  #bytes;
+
+  constructor(engine) {
+    this.#engine = engine;
+    this.#layout = engine.fastLayout();
+  }
+
+  /** Views over the module's memory, rebuilt when it grew (growing detaches the old buffer). */
+  #views() {
+    const { buffer } = this.#layout.memory;
+    if (buffer !== this.#buffer) {
+      this.#buffer = buffer;
+      this.#input = new Uint8Array(buffer, this.#layout.input, this.#layout.inputLen);
+      this.#out = new Float64Array(buffer, this.#layout.out, 10);
+      this.#bytes = new Uint8Array(buffer);
+    }
+  }
+
+  /** The session when `header` carries one valid on its envelope alone; null otherwise. */
+  session(header, now) {
+    if (header === undefined) return null;
+    this.#views();
+    const { read, written } = utf8Encoder.encodeInto(header, this.#input);
+    // Longer than any header the core accepts: the full path says why.
+    if (read !== header.length) return null;
+    if (this.#engine.check(written, now) !== 1) return null;
+    this.#views();
+    const o = this.#out;
+    const bytes = this.#bytes;
+    const engine = this.#engine;
+    let handle;
+    return {
+      userId: utf8Decoder.decode(bytes.subarray(o[6], o[6] + o[7])),
+      get handle() {
+        handle ??= engine.handleOf(header, now);
+        return handle;
+      },
+      createdAt: o[0],
+      issuedAt: o[1],
+      envelopeExpiresAt: o[2],
+      idleExpiresAt: o[3],
+      absoluteExpiresAt: o[4],
+      generation: o[5],
+      data: o[9] === 0 ? null : JSON.parse(utf8Decoder.decode(bytes.subarray(o[8], o[8] + o[9]))),
+    };
+  }
+}
+
 const HOST_OPTIONS = ['store', 'now', 'onEvent', 'hub'];
 // At most this many pages (of the hub's 500 entries) per pull; a longer backlog is left for the
 // next interval, and the isolate counts as behind (strict once out of reach) until it catches up.
@@ -118,6 +181,7 @@ export class SessionManager {
   #hubName;
   #hubHealthy = true;
   #hubOut = false;
+  #fast;
 
   constructor(options) {
     if (!options || typeof options !== 'object') {
@@ -150,6 +214,7 @@ export class SessionManager {
     this.#onEvent = onEvent;
     this.#timeoutMs = this.#engine.settings.storeTimeoutMs;
     this.#clear = this.#engine.clearCookie();
+    this.#fast = new FastPath(this.#engine);
   }
 
   /** The cookie's full name, e.g. `__Host-session`. */
@@ -395,6 +460,8 @@ export class SessionManager {
     if (this.#hub) await this.#syncHub(request, this.#now());
     const now = this.#now();
     const header = cookieHeaderOf(request);
+    const session = this.#fast.session(header, now);
+    if (session !== null) return { ok: true, session, setCookie: null, refreshed: false };
     const verdict = this.#engine.validate(header, now);
     if (verdict.ok) {
       withData(verdict.session);

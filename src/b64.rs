@@ -59,13 +59,31 @@ pub fn encode(input: &[u8]) -> String {
 /// Decodes canonical unpadded base64url; `None` for anything else (padding, other alphabets,
 /// whitespace, an impossible length, or non-zero bits after the last byte).
 pub fn decode(input: &str) -> Option<Vec<u8>> {
-    let bytes = input.as_bytes();
+    let mut out = vec![0; decoded_len_bound(input.len())];
+    let len = decode_into(input.as_bytes(), &mut out)?;
+    out.truncate(len);
+    Some(out)
+}
+
+/// Most bytes `len` characters of base64url can decode to.
+pub const fn decoded_len_bound(len: usize) -> usize {
+    len / 4 * 3 + 2
+}
+
+/// Decodes like [`decode`] into `out`, returning how many bytes were written; `None` for input
+/// [`decode`] refuses or an `out` too short (see [`decoded_len_bound`]). No allocation.
+pub fn decode_into(bytes: &[u8], out: &mut [u8]) -> Option<usize> {
     if bytes.len() % 4 == 1 {
         return None;
     }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3 + 2);
-    let mut chunks = bytes.chunks(4);
-    for chunk in &mut chunks {
+    let mut at = 0;
+    let mut put = |decoded: &[u8]| -> Option<()> {
+        out.get_mut(at..at + decoded.len())?
+            .copy_from_slice(decoded);
+        at += decoded.len();
+        Some(())
+    };
+    for chunk in bytes.chunks(4) {
         let mut n: u32 = 0;
         for &byte in chunk {
             let value = DECODE.get(usize::from(byte)).copied().unwrap_or(INVALID);
@@ -75,25 +93,25 @@ pub fn decode(input: &str) -> Option<Vec<u8>> {
             n = (n << 6) | u32::from(value);
         }
         match chunk.len() {
-            4 => out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]),
+            4 => put(&[(n >> 16) as u8, (n >> 8) as u8, n as u8])?,
             3 => {
                 // 18 bits carry 16: the low 2 must be zero to be canonical.
                 if n & 0b11 != 0 {
                     return None;
                 }
-                out.extend_from_slice(&[(n >> 10) as u8, (n >> 2) as u8]);
+                put(&[(n >> 10) as u8, (n >> 2) as u8])?;
             }
             2 => {
                 // 12 bits carry 8: the low 4 must be zero.
                 if n & 0b1111 != 0 {
                     return None;
                 }
-                out.push((n >> 4) as u8);
+                put(&[(n >> 4) as u8])?;
             }
             _ => return None,
         }
     }
-    Some(out)
+    Some(at)
 }
 
 #[cfg(test)]

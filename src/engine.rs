@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::envelope::{self, Claims, Verified};
+use crate::envelope::{self, Claims, DecodeBuffer, Verified, View};
 use crate::hub::{HubEntry, HubRevocation, HubState};
 use crate::id::{
     lineage_prefix, touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle,
@@ -42,7 +42,32 @@ pub struct Session {
     pub data: Option<String>,
 }
 
+/// What [`Engine::check`] decided, borrowing the buffer the envelope was decoded into.
+#[derive(Debug)]
+pub enum Checked<'b> {
+    /// Valid on the envelope alone.
+    Valid(View<'b>),
+    /// Authentic, but the record must be read (see [`Engine::validate`]).
+    NeedRecord,
+    /// Refused.
+    Reject(RejectReason),
+}
+
 impl Session {
+    fn from_view(view: &View<'_>) -> Self {
+        Self {
+            user_id: view.user_id.to_owned(),
+            handle: SessionId::from_bytes(*view.session_id).handle(),
+            created_at: view.created_at,
+            issued_at: view.issued_at,
+            envelope_expires_at: view.expires_at,
+            idle_expires_at: view.idle_deadline,
+            absolute_expires_at: view.absolute_deadline,
+            generation: view.generation,
+            data: view.data.map(str::to_owned),
+        }
+    }
+
     fn from_claims(claims: &Claims, handle: SessionHandle) -> Self {
         Self {
             user_id: claims.user_id.clone(),
@@ -543,26 +568,60 @@ impl Engine {
     /// strict; `Reject` otherwise. Deadlines are exclusive: a session whose deadline equals `now`
     /// has ended.
     pub fn validate(&self, cookie_header: Option<&str>, now: u64) -> Decision {
-        let pending = match self.authenticate(cookie_header, now) {
-            Ok(pending) => pending,
-            Err(reason) => return Decision::Reject(reason),
-        };
-        let claims = &pending.verified.claims;
-        if now >= claims.absolute_deadline {
-            return Decision::Reject(RejectReason::ExpiredAbsolute);
+        let mut buf = [0; core::mem::size_of::<DecodeBuffer>()];
+        match self.check(cookie_header, now, &mut buf) {
+            Checked::Valid(view) => Decision::Valid(Session::from_view(&view)),
+            Checked::Reject(reason) => Decision::Reject(reason),
+            Checked::NeedRecord => match self.authenticate(cookie_header, now) {
+                Ok(pending) => Decision::NeedRecord(pending),
+                Err(reason) => Decision::Reject(reason),
+            },
         }
-        if now >= claims.idle_deadline {
-            return Decision::Reject(RejectReason::ExpiredIdle);
+    }
+
+    /// [`validate`](Self::validate) without allocating: the envelope is decoded into `buf` and a
+    /// valid one is returned as a view into it. The session's handle (a SHA-256 of its ID) is
+    /// computed only if this isolate remembers revoked handles.
+    pub fn check<'b>(
+        &self,
+        cookie_header: Option<&str>,
+        now: u64,
+        buf: &'b mut DecodeBuffer,
+    ) -> Checked<'b> {
+        let value = match self.cookie.find_in(cookie_header.unwrap_or("")) {
+            Ok(Some(value)) => value,
+            Ok(None) => return Checked::Reject(RejectReason::Missing),
+            Err(reason) => return Checked::Reject(reason),
+        };
+        let view = match envelope::open_view(&self.ring, self.cookie.name(), value, buf) {
+            Ok(view) => view,
+            Err(reason) => return Checked::Reject(reason),
+        };
+        if view.issued_at > now.saturating_add(self.policy.clock_skew_ms) {
+            return Checked::Reject(RejectReason::IssuedInFuture);
+        }
+        let handle = || SessionId::from_bytes(*view.session_id).handle();
+        if let Some(reason) =
+            self.revocations
+                .check_lazy(handle, &view.lineage, view.user_id, view.created_at, now)
+        {
+            return Checked::Reject(reason);
+        }
+        if now >= view.absolute_deadline {
+            return Checked::Reject(RejectReason::ExpiredAbsolute);
+        }
+        if now >= view.idle_deadline {
+            return Checked::Reject(RejectReason::ExpiredIdle);
         }
         if self.policy.strict
             || self.revocations.strict(now)
             || self.hub.as_ref().is_some_and(|h| h.out_of_reach(now))
-            || now >= claims.expires_at
-            || pending.verified.key_id != self.ring.current_id()
+            || now >= view.expires_at
+            || view.key_id != self.ring.current_id()
         {
-            return Decision::NeedRecord(pending);
+            return Checked::NeedRecord;
         }
-        Decision::Valid(pending.session())
+        Checked::Valid(view)
     }
 
     /// A stored cutoff, refused when unreadable or later than now plus the clock skew.

@@ -279,7 +279,7 @@ mod tests {
         ));
         // A key written the wrong way round: the error must not repeat the secret.
         for spec in [format!("{s}:k1"), format!("k1:{s},{s}:k2")] {
-            let err = KeyRing::parse(&spec).err().expect("refused");
+            let err = KeyRing::parse(&spec).expect_err("refused");
             assert_eq!(err.code(), "invalid_key_id");
             assert!(!err.to_string().contains(&s[..8]), "{err}");
         }

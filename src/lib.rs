@@ -70,8 +70,8 @@ mod wasm;
 // The public interface.
 pub use cookie::{find_cookie, CookieConfig, SameSite, MAX_COOKIE_HEADER_LEN};
 pub use engine::{
-    DataChange, Decision, Effects, Engine, Fetched, Issued, Pending, Put, Refreshed, Rotation,
-    Session, SessionData, SessionInfo, KV_PROPAGATION_MS,
+    Checked, DataChange, Decision, Effects, Engine, Fetched, Issued, Pending, Put, Refreshed,
+    Rotation, Session, SessionData, SessionInfo, KV_PROPAGATION_MS,
 };
 pub use error::{ConfigError, RejectReason};
 pub use hub::{HubEntry, HubPage, HubRevocation, HubState, HUB_MISSED_INTERVALS, HUB_PAGE};

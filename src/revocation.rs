@@ -209,6 +209,19 @@ impl Revocations {
         created_at: u64,
         now: u64,
     ) -> Option<RejectReason> {
+        self.check_lazy(|| handle.clone(), lineage, user_id, created_at, now)
+    }
+
+    /// [`check`](Self::check) with the handle computed only when a handle is remembered (it
+    /// costs a SHA-256: the fast path mostly finds nothing to look up).
+    pub fn check_lazy(
+        &self,
+        handle: impl FnOnce() -> SessionHandle,
+        lineage: &Lineage,
+        user_id: &str,
+        created_at: u64,
+        now: u64,
+    ) -> Option<RejectReason> {
         // Empty maps are the common case on the fast path: skip hashing into them.
         let live = |entry: Option<&(RejectReason, u64)>| match entry {
             Some((reason, until)) if *until > now => Some(*reason),
@@ -234,7 +247,7 @@ impl Revocations {
             if self.sessions.is_empty() {
                 None
             } else {
-                live(self.sessions.get(handle))
+                live(self.sessions.get(&handle()))
             }
         })
     }
@@ -293,5 +306,191 @@ mod tests {
         assert!(r.revoke_user("one-more", 10, 30_000, 0));
         assert!(r.strict(19_999));
         assert_eq!(r.counts().1, MAX_REVOKED_USERS);
+    }
+
+    // --- "log out my other sessions": a user cutoff that keeps one login ----------------------
+
+    const OTHER: Lineage = Lineage::from_bytes([4; 16]);
+    const THIRD: Lineage = Lineage::from_bytes([5; 16]);
+
+    /// Why `r` refuses a session of user `a` of `lineage` created at `created_at` (memory only).
+    fn why(r: &Revocations, lineage: &Lineage, created_at: u64) -> Option<RejectReason> {
+        let h = SessionId::from_bytes([7; 32]).handle();
+        r.check(&h, lineage, "a", created_at, 0)
+    }
+
+    fn cutoff_of(r: &Revocations) -> UserCutoff {
+        *r.users.get("a").expect("a cutoff for a")
+    }
+
+    #[test]
+    fn a_kept_login_is_spared_and_every_other_refused() {
+        let mut r = Revocations::default();
+        assert!(!r.revoke_user_except("a", 20, Some(L), 1_000, 0));
+        // The kept login, however old (every rotation keeps its login time and lineage).
+        assert_eq!(why(&r, &L, 0), None);
+        assert_eq!(why(&r, &L, 19), None);
+        // Every other login created before the cutoff; none created at or after it.
+        assert_eq!(why(&r, &OTHER, 19), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &THIRD, 0), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &OTHER, 20), None);
+        // Other users are untouched; the exception never outweighs a global cutoff.
+        let h = SessionId::from_bytes([7; 32]).handle();
+        assert_eq!(r.check(&h, &OTHER, "b", 19, 0), None);
+        r.revoke_issued_before(10);
+        assert_eq!(why(&r, &L, 9), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &L, 10), None);
+        // Nor a revoked login or handle of the kept login (a logout of the caller itself).
+        r.revoke_lineage(L, RejectReason::Revoked, 1_000, 0);
+        assert_eq!(why(&r, &L, 15), Some(RejectReason::Revoked));
+        assert_eq!(r.counts(), (1, 1));
+    }
+
+    #[test]
+    fn a_later_cutoff_without_an_exception_refuses_the_kept_login() {
+        let mut r = Revocations::default();
+        r.revoke_user_except("a", 20, Some(L), 1_000, 0);
+        r.revoke_user("a", 30, 2_000, 0);
+        assert_eq!(
+            cutoff_of(&r),
+            UserCutoff {
+                before: 30,
+                until: 2_000,
+                keep: None
+            }
+        );
+        assert_eq!(why(&r, &L, 19), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &L, 29), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &OTHER, 29), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &L, 30), None);
+    }
+
+    #[test]
+    fn a_later_cutoff_with_another_exception_replaces_it() {
+        let mut r = Revocations::default();
+        r.revoke_user_except("a", 20, Some(L), 1_000, 0);
+        r.revoke_user_except("a", 30, Some(OTHER), 2_000, 0);
+        assert_eq!(
+            cutoff_of(&r),
+            UserCutoff {
+                before: 30,
+                until: 2_000,
+                keep: Some(OTHER)
+            }
+        );
+        // The first exception is gone: its login is refused up to the new cutoff.
+        assert_eq!(why(&r, &L, 19), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &L, 25), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &THIRD, 25), Some(RejectReason::Revoked));
+        // The new one is spared when created between the two cutoffs.
+        assert_eq!(why(&r, &OTHER, 25), None);
+        assert_eq!(why(&r, &OTHER, 30), None);
+    }
+
+    /// The documented `revokeOthers` limit, pinned (ARCHITECTURE.md, "`revokeOthers`"): a later
+    /// exception also spares its login where an earlier cutoff refused it, so a login an earlier
+    /// cutoff ended, whose `revokeOthers` reaches an isolate within the bound, is spared again.
+    /// The safe merge would remember the earlier cutoff for every login (refuse `created_at <
+    /// 20` whatever the lineage, and `< 30` except `OTHER`); this test then changes to
+    /// `Some(Revoked)` below.
+    #[test]
+    fn known_limit_a_later_exception_spares_its_login_where_an_earlier_cutoff_refused_it() {
+        for first in [None, Some(L)] {
+            let mut r = Revocations::default();
+            r.revoke_user_except("a", 20, first, 1_000, 0);
+            assert_eq!(why(&r, &OTHER, 19), Some(RejectReason::Revoked));
+            r.revoke_user_except("a", 30, Some(OTHER), 2_000, 0);
+            assert_eq!(why(&r, &OTHER, 19), None, "after {first:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_cutoff_with_different_exceptions_spares_neither() {
+        // Two exceptions, either order, and an exception against none, either order.
+        for (first, second) in [
+            (Some(L), Some(OTHER)),
+            (Some(OTHER), Some(L)),
+            (Some(L), None),
+            (None, Some(L)),
+        ] {
+            let mut r = Revocations::default();
+            r.revoke_user_except("a", 20, first, 1_000, 0);
+            r.revoke_user_except("a", 20, second, 500, 0);
+            assert_eq!(
+                cutoff_of(&r),
+                UserCutoff {
+                    before: 20,
+                    until: 1_000,
+                    keep: None
+                },
+                "{first:?} then {second:?}"
+            );
+            for lineage in [L, OTHER, THIRD] {
+                assert_eq!(why(&r, &lineage, 19), Some(RejectReason::Revoked));
+                assert_eq!(why(&r, &lineage, 20), None);
+            }
+            // Once spared by neither, a third writer at the same cutoff spares nobody either.
+            r.revoke_user_except("a", 20, Some(L), 1_000, 0);
+            assert_eq!(cutoff_of(&r).keep, None);
+            assert_eq!(why(&r, &L, 19), Some(RejectReason::Revoked));
+        }
+        // The same exception twice is kept.
+        let mut r = Revocations::default();
+        r.revoke_user_except("a", 20, Some(L), 1_000, 0);
+        r.revoke_user_except("a", 20, Some(L), 3_000, 0);
+        assert_eq!(
+            cutoff_of(&r),
+            UserCutoff {
+                before: 20,
+                until: 3_000,
+                keep: Some(L)
+            }
+        );
+        assert_eq!(why(&r, &L, 19), None);
+    }
+
+    #[test]
+    fn an_earlier_cutoff_never_lowers_the_cutoff_nor_changes_the_exception() {
+        for later in [None, Some(L)] {
+            for earlier in [None, Some(L), Some(OTHER)] {
+                let mut r = Revocations::default();
+                r.revoke_user_except("a", 30, later, 1_000, 0);
+                r.revoke_user_except("a", 20, earlier, 5_000, 0);
+                // Only the memory's lifetime grows: the earlier cutoff's sessions live longer.
+                assert_eq!(
+                    cutoff_of(&r),
+                    UserCutoff {
+                        before: 30,
+                        until: 5_000,
+                        keep: later
+                    },
+                    "{later:?} then {earlier:?}"
+                );
+                assert_eq!(why(&r, &OTHER, 29), Some(RejectReason::Revoked));
+                let kept = if later == Some(L) {
+                    None
+                } else {
+                    Some(RejectReason::Revoked)
+                };
+                assert_eq!(why(&r, &L, 25), kept);
+                assert_eq!(why(&r, &L, 19), kept);
+                assert_eq!(why(&r, &THIRD, 30), None);
+            }
+        }
+    }
+
+    #[test]
+    fn an_exception_on_a_full_user_memory_goes_strict_like_any_user_cutoff() {
+        let mut r = Revocations::default();
+        for i in 0..MAX_REVOKED_USERS as u64 {
+            assert!(!r.revoke_user_except(&format!("u{i}"), 10, Some(L), 20_000 + i, 0));
+        }
+        // Merging into a remembered user takes no room.
+        assert!(!r.revoke_user_except("u0", 15, Some(OTHER), 40_000, 0));
+        assert!(!r.strict(0));
+        assert!(r.revoke_user_except("a", 10, Some(L), 30_000, 0));
+        assert!(r.strict(20_000));
+        assert_eq!(why(&r, &L, 5), None);
+        assert_eq!(why(&r, &OTHER, 5), Some(RejectReason::Revoked));
     }
 }

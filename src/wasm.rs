@@ -9,12 +9,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::envelope::DecodeBuffer;
 use crate::options::{check_names, Options};
 use crate::record::{RecordState, Source};
 use crate::{
-    ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, HubEntry, HubRevocation,
-    Lineage, Pending, Put, RejectReason, Session, SessionData, SessionHandle, SessionInfo,
-    GLOBAL_CUTOFF_KEY,
+    Checked, ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, HubEntry,
+    HubRevocation, Lineage, Pending, Put, RejectReason, Session, SessionData, SessionHandle,
+    SessionInfo, GLOBAL_CUTOFF_KEY, MAX_COOKIE_HEADER_LEN,
 };
 
 impl Source for JsValue {
@@ -219,6 +220,28 @@ struct Status {
 pub struct JsEngine {
     engine: Engine,
     settings: JsValue,
+    fast: Box<FastIo>,
+}
+
+/// How many numbers [`JsEngine::check`] writes to `out`.
+const FAST_OUT: usize = 10;
+
+/// Buffers the fast path shares with JS through the module's memory, so a valid session crosses
+/// the boundary as ten numbers and two byte ranges: no allocation, no object built here. JS
+/// writes the `Cookie` header into `input` (`TextEncoder.encodeInto`), calls `check`, reads `out`
+/// and decodes the user id (and data) straight from `raw`, where the envelope was decoded.
+struct FastIo {
+    input: [u8; MAX_COOKIE_HEADER_LEN],
+    raw: DecodeBuffer,
+    out: [f64; FAST_OUT],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FastLayout {
+    input: usize,
+    input_len: usize,
+    out: usize,
 }
 
 fn fetched(values: &[JsValue]) -> Fetched<'_, JsValue> {
@@ -273,7 +296,68 @@ impl JsEngine {
         Ok(Self {
             engine,
             settings: to_js(&settings),
+            fast: Box::new(FastIo {
+                input: [0; MAX_COOKIE_HEADER_LEN],
+                raw: [0; core::mem::size_of::<DecodeBuffer>()],
+                out: [0.0; FAST_OUT],
+            }),
         })
+    }
+
+    /// Where the fast path's buffers are: `{ memory, input, inputLen, out }` (the module's
+    /// `WebAssembly.Memory` and byte offsets into it). Views over them must be rebuilt whenever
+    /// `memory.buffer` changes (the memory grew).
+    #[wasm_bindgen(js_name = fastLayout)]
+    pub fn fast_layout(&self) -> JsValue {
+        let layout = to_js(&FastLayout {
+            input: self.fast.input.as_ptr() as usize,
+            input_len: MAX_COOKIE_HEADER_LEN,
+            out: self.fast.out.as_ptr() as usize,
+        });
+        let _ = js_sys::Reflect::set(&layout, &"memory".into(), &wasm_bindgen::memory());
+        layout
+    }
+
+    /// The fast path: judges the `Cookie` header JS wrote into the input buffer (`len` bytes).
+    /// Returns 1 and fills `out` with `[createdAt, issuedAt, envelopeExpiresAt, idleExpiresAt,
+    /// absoluteExpiresAt, generation, userId offset, userId length, data offset, data length]`
+    /// (offsets into memory; data length 0 = none) when the session is valid on its envelope
+    /// alone; 0 otherwise (call `validate` for the refusal or the reads to make).
+    pub fn check(&mut self, len: usize, now: f64) -> u32 {
+        let FastIo { input, raw, out } = &mut *self.fast;
+        let Some(header) = input
+            .get(..len)
+            .and_then(|bytes| core::str::from_utf8(bytes).ok())
+        else {
+            return 0;
+        };
+        let Checked::Valid(view) = self.engine.check(Some(header), ms(now), raw) else {
+            return 0;
+        };
+        let (data_at, data_len) = view.data.map_or((0, 0), |d| (d.as_ptr() as usize, d.len()));
+        *out = [
+            view.created_at as f64,
+            view.issued_at as f64,
+            view.expires_at as f64,
+            view.idle_deadline as f64,
+            view.absolute_deadline as f64,
+            f64::from(view.generation),
+            view.user_id.as_ptr() as usize as f64,
+            view.user_id.len() as f64,
+            data_at as f64,
+            data_len as f64,
+        ];
+        1
+    }
+
+    /// The handle of the header's session (authentic envelopes only), for a session the fast
+    /// path accepted: computed when read, since it costs a SHA-256.
+    #[wasm_bindgen(js_name = handleOf)]
+    pub fn handle_of(&self, cookie_header: Option<String>, now: f64) -> Option<String> {
+        self.engine
+            .identify(cookie_header.as_deref(), ms(now))
+            .ok()
+            .map(|pending| pending.handle().as_str().to_owned())
     }
 
     /// `{ cookieName, storeTimeoutMs }`.
@@ -757,7 +841,10 @@ impl JsEngine {
             issued_before: r.issued_before(),
             revoked_sessions,
             revoked_users,
-            strict: r.strict(now),
+            // Whether this isolate reads the record on every request, for whatever reason.
+            strict: r.strict(now)
+                || self.engine.policy().strict
+                || self.engine.hub().is_some_and(|h| h.out_of_reach(now)),
             hub: self.engine.hub().map(|h| HubStatus {
                 seq: h.seq(),
                 head: h.head(),
