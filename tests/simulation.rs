@@ -10,7 +10,10 @@
 //! Running: `cargo test --test simulation` runs [`DEFAULT_SCHEDULES`] schedules (on every core);
 //! `SIM_SCHEDULES=N` runs N; `SIM_SEED=S` replays exactly one schedule and prints its trace
 //! (add `-- --nocapture`). `SIM_EXEMPT=a,b` switches off the checks of known issues, for
-//! diagnosis only (see [`Ctx`]); by default every property below is checked in full.
+//! diagnosis only (see [`Ctx`]); by default every property below is checked in full, except
+//! for two documented limits of KV without compare-and-swap: overlapping user cutoff writes
+//! (`SIM_RACES=1` lets them happen) and a `revokeOthers` judged from a stale read by a session a
+//! user cutoff already covers (`SIM_KEEP=1` checks it; see `Ctx::exempt_keep_limit`).
 //!
 //! # The KV model
 //!
@@ -36,12 +39,21 @@
 //!   client's latest cookie (at its usual isolate, or another one) or of any cookie ever handed out
 //!   (a replay); a login; finishing an in-flight operation; destroy; rotate; update;
 //!   revokeSession (any session ever created, with or without the right or a wrong owner);
-//!   revokeUser; revokeIssuedBefore (isolate 0 only, T = now minus up to 3 min); a deploy or
+//!   revokeUser; revokeOthers (a client's latest cookie, at its usual isolate or another one);
+//!   revokeIssuedBefore (isolate 0 only, T = now minus up to 3 min); a deploy or
 //!   restart (a new isolate in the slot: its in-memory revocations are lost, its in-flight
 //!   operations too); in faulty schedules, garbage in a user cutoff.
 //! - Read-then-write operations (refresh, rotate, update, revokeSession, revokeUser,
-//!   revokeIssuedBefore) are split: the read step reads the store at the request's `now`; the
-//!   write step (the engine call that judges what was read, then the writes) comes later. As in
+//!   revokeOthers, revokeIssuedBefore) are split: the read step reads the store at the request's
+//!   `now`; the write step (the engine call that judges what was read, then the writes) comes
+//!   later. revokeOthers, as in `core.js`, authenticates the request's cookie (memory only) and
+//!   reads what its pending names (record, login tombstone, both cutoffs); its write step
+//!   authenticates the cookie again, lets the core judge it against those reads as a rotation
+//!   is judged (a caller the cutoff read refuses must be refused: checked), writes the cutoff
+//!   that keeps the caller's login, lists the user's index and ends the rest. One isolate runs
+//!   its revokeUser,
+//!   revokeOthers and revokeIssuedBefore calls one at a time; by default no two cutoff writes
+//!   for one user are in flight at once anywhere. As in
 //!   `core.js` the engine is given the request's `now` throughout. The JS driver gives every store
 //!   call a deadline (`storeTimeoutMs`, default 5 s), so a write step comes at most
 //!   [`MAX_IN_FLIGHT_MS`] (a read and then a write) after its request started: a clock advance
@@ -63,7 +75,8 @@
 //!    session live, counts as accepting). Coverage: destroy → that handle; rotate/update → the
 //!    old handle; revokeSession returning a revocation → that handle; revokeUser → every session
 //!    of the user created before the cutoff written (≥ the request's now + 1, so including a login
-//!    in the same millisecond, and rotated descendants, which keep `created_at`);
+//!    in the same millisecond, and rotated descendants, which keep `created_at`); revokeOthers →
+//!    the same, except every session of the caller's login (its rotations included);
 //!    revokeIssuedBefore → every session created before the cutoff written (or already stored).
 //! 2. No resurrection. Once an isolate (one incarnation of it: a restarted isolate has lost its
 //!    memory) has refused a session with `revoked` or `rotated`, or with `session_not_found` after
@@ -75,7 +88,12 @@
 //!    deadline, and the isolate's ring holds the cookie's key. Attempted: the engine was asked to
 //!    end it, whatever the writes did; a destroy or revokeSession counts for the whole login (all
 //!    its rotations), a revokeUser for sessions created before the cutoff it computed (so a login
-//!    in the same millisecond as a revokeUser may be refused: the safe side).
+//!    in the same millisecond as a revokeUser may be refused: the safe side), a revokeOthers for
+//!    the same except the caller's login. So the kept login is never refused because of its
+//!    revokeOthers, on the fast path or at a refresh anywhere (wind-down probes it past the
+//!    bound); only another revocation covering it (two revokeOthers with different exceptions in
+//!    the same millisecond spare neither in memory, and each covers the other's login) excuses a
+//!    refusal.
 //! 4. A store failure never clears a cookie. Whenever a validate, refresh or rotate answers
 //!    `store_unavailable` or `corrupt_cutoff`, the reason does not clear the cookie and the client
 //!    keeps it.
@@ -83,8 +101,9 @@
 //!    [`Stats::vacuity`] is non-zero: decisions on revoked sessions after t + B, refusals tracked
 //!    for 2 and later decisions on them, healthy checks for 3, store failures seen by 4, records
 //!    read stale, rotations whose new session landed after a revocation covering it, list
-//!    omissions, injected faults and failed writes that landed, completed key rotations and every
-//!    kind of successful revocation.
+//!    omissions, injected faults and failed writes that landed, completed key rotations, every
+//!    kind of successful revocation, healthy checks of logins a revokeOthers kept and decisions
+//!    past the bound on sessions a revokeOthers covers.
 
 #![allow(
     clippy::unwrap_used,
@@ -99,8 +118,8 @@ use std::time::Instant;
 
 use edge_session::{
     base64url, user_cutoff_key, user_index_prefix, CookieConfig, DataChange, Decision, Effects,
-    Ended, Engine, Fetched, IndexEntry, KeyRing, Pending, Policy, RecordState, RejectReason,
-    Session, SessionData, SessionHandle, Value, GLOBAL_CUTOFF_KEY, KV_PROPAGATION_MS,
+    Ended, Engine, Fetched, IndexEntry, KeyRing, Lineage, Pending, Policy, RecordState,
+    RejectReason, Session, SessionData, SessionHandle, Value, GLOBAL_CUTOFF_KEY, KV_PROPAGATION_MS,
 };
 
 /// KV propagation bound.
@@ -323,7 +342,19 @@ struct Stats {
     ok_rotate: u64,
     ok_revoke_session: u64,
     ok_revoke_user: u64,
+    ok_revoke_others: u64,
     ok_revoke_issued_before: u64,
+    /// Property 3: validates that had to be accepted of a session some revokeOthers spared
+    /// (it would have covered the session but for its kept login).
+    spared_checks: u64,
+    /// Property 1: decisions at ≥ t + B on a session a successful revokeOthers covers.
+    others_probed_after_bound: u64,
+    /// revokeOthers calls whose caller the user cutoff they read already refused (the core must
+    /// refuse them).
+    covered_callers: u64,
+    /// Acceptances properties 1 or 2 would have refused but for the documented revokeOthers
+    /// limit (see `Ctx::exempt_keep_limit`).
+    keep_limit_exempted: u64,
     failed_operations: u64,
     /// Property 3 refusals exempted by `SIM_EXEMPT_UNPROPAGATED` (record not visible yet).
     unpropagated_refusals: u64,
@@ -361,7 +392,12 @@ impl Stats {
             ok_rotate,
             ok_revoke_session,
             ok_revoke_user,
+            ok_revoke_others,
             ok_revoke_issued_before,
+            spared_checks,
+            others_probed_after_bound,
+            covered_callers,
+            keep_limit_exempted,
             failed_operations,
             unpropagated_refusals,
             ended_after_cutoff
@@ -369,7 +405,7 @@ impl Stats {
     }
 
     /// The counters that must be non-zero over a full run (property 5).
-    fn vacuity(&self) -> [(&'static str, u64); 17] {
+    fn vacuity(&self) -> [(&'static str, u64); 20] {
         [
             ("probed_after_bound", self.probed_after_bound),
             ("resurrection_refusals", self.resurrection_refusals),
@@ -390,13 +426,16 @@ impl Stats {
             ("ok_rotate", self.ok_rotate),
             ("ok_revoke_session", self.ok_revoke_session),
             ("ok_revoke_user", self.ok_revoke_user),
+            ("ok_revoke_others", self.ok_revoke_others),
             ("ok_revoke_issued_before", self.ok_revoke_issued_before),
+            ("spared_checks", self.spared_checks),
+            ("others_probed_after_bound", self.others_probed_after_bound),
         ]
     }
 
     fn summary(&self) -> String {
         let mut s = format!(
-            "schedules={} (faulty {}) steps={} decisions={} accepted={} failed_ops={} aborted={} replacements={} landed_failures={} garbage_cutoffs={} unpropagated_refusals={} ended_after_cutoff={}",
+            "schedules={} (faulty {}) steps={} decisions={} accepted={} failed_ops={} aborted={} replacements={} landed_failures={} garbage_cutoffs={} unpropagated_refusals={} ended_after_cutoff={} covered_callers={} keep_limit_exempted={}",
             self.schedules,
             self.faulty_schedules,
             self.steps,
@@ -409,6 +448,8 @@ impl Stats {
             self.garbage_cutoffs,
             self.unpropagated_refusals,
             self.ended_after_cutoff,
+            self.covered_callers,
+            self.keep_limit_exempted,
         );
         for (name, value) in self.vacuity() {
             s.push_str(&format!(" {name}={value}"));
@@ -442,6 +483,17 @@ struct Ctx {
     exempt_fastpath: bool,
     /// `SIM_EXEMPT=userrace`: never two revokeUser of one user in flight at once.
     exempt_userrace: bool,
+    /// The `revokeOthers` limit of KV without compare-and-swap (ARCHITECTURE.md, "`revokeOthers`";
+    /// SECURITY.md): the core judges the caller against what it read, but a location KV has not
+    /// reached yet (within P of a user cutoff write) reads neither that cutoff nor a tombstone,
+    /// and the stored cutoff keeps only the latest writer's exception. So a session that a user
+    /// cutoff already covers can, within the bound, call `revokeOthers` there and become the
+    /// exception for good (when no tombstone refuses it: the listing missed it, or it rotated
+    /// from a stale record). By default properties 1 and 2 do not hold a user cutoff against a
+    /// login that later made itself the exception of a cutoff at least as late (counted as
+    /// `keep_limit_exempted`); `SIM_KEEP=1` checks them in full, to see the limit (e.g.
+    /// `SIM_KEEP=1 SIM_SEED=10490405670492481853`).
+    exempt_keep_limit: bool,
     /// The exemptions in force, for the summary line.
     exempt: Vec<String>,
 }
@@ -478,6 +530,7 @@ impl Ctx {
             // `SIM_RACES=1` lets them overlap, to see the limit.
             exempt_userrace: std::env::var("SIM_RACES").map_or(true, |v| v != "1")
                 || exempt.iter().any(|e| e == "userrace"),
+            exempt_keep_limit: std::env::var("SIM_KEEP").map_or(true, |v| v != "1"),
             exempt,
         }
     }
@@ -541,6 +594,9 @@ enum Cover {
     Handle(SessionHandle),
     /// Sessions of the user created before the cutoff.
     User(String, u64),
+    /// Sessions of the user created before the cutoff, except those of one login (the
+    /// simulation's lineage number): "log out my other sessions".
+    UserExcept(String, u64, usize),
     /// Sessions created before the cutoff.
     Global(u64),
     /// Every session of one login: the session and all its rotations (the simulation's own
@@ -553,6 +609,9 @@ impl Cover {
         match self {
             Cover::Handle(h) => *h == c.handle,
             Cover::User(u, before) => *u == c.user && c.created_at < *before,
+            Cover::UserExcept(u, before, keep) => {
+                *u == c.user && c.created_at < *before && *keep != c.lineage
+            }
             Cover::Global(before) => c.created_at < *before,
             Cover::Lineage(l) => *l == c.lineage,
         }
@@ -585,14 +644,17 @@ struct Op {
     kind: OpKind,
 }
 
+/// A validate's refresh: what was read for its pending.
+struct Refresh {
+    who: Who,
+    cookie: usize,
+    pending: Pending,
+    values: Vec<Option<String>>,
+    must_accept: bool,
+}
+
 enum OpKind {
-    Refresh {
-        who: Who,
-        cookie: usize,
-        pending: Pending,
-        values: Vec<Option<String>>,
-        must_accept: bool,
-    },
+    Refresh(Refresh),
     Rotate {
         client: usize,
         cookie: usize,
@@ -610,6 +672,16 @@ enum OpKind {
         user: String,
         stored: Option<String>,
     },
+    /// `revokeOthers(request)`: the caller's cookie was authenticated and the keys its pending
+    /// names read; the write half authenticates it again, judges it against what was read, and
+    /// writes the cutoff that keeps its login.
+    RevokeOthers {
+        client: usize,
+        cookie: usize,
+        user: String,
+        values: Vec<Option<String>>,
+        must_accept: bool,
+    },
     RevokeIssuedBefore {
         before: u64,
         stored: Option<String>,
@@ -619,10 +691,11 @@ enum OpKind {
 impl OpKind {
     fn name(&self) -> &'static str {
         match self {
-            OpKind::Refresh { .. } => "refresh",
+            OpKind::Refresh(_) => "refresh",
             OpKind::Rotate { .. } => "rotate",
             OpKind::RevokeSession { .. } => "revokeSession",
             OpKind::RevokeUser { .. } => "revokeUser",
+            OpKind::RevokeOthers { .. } => "revokeOthers",
             OpKind::RevokeIssuedBefore { .. } => "revokeIssuedBefore",
         }
     }
@@ -640,7 +713,10 @@ fn describe(value: Option<&str>) -> String {
         };
     }
     match edge_session::Cutoff::decode(value) {
-        Ok(c) => format!("before {}", rel(c.before)),
+        Ok(c) => match c.keep {
+            Some(keep) => format!("before {} keep {}", rel(c.before), &keep.text()[..6]),
+            None => format!("before {}", rel(c.before)),
+        },
         Err(_) => format!("garbage {value:?}"),
     }
 }
@@ -929,6 +1005,40 @@ impl<'c> Sim<'c> {
         self.attempted.iter().any(|a| a.covers(c))
     }
 
+    /// The documented revokeOthers limit: whether `c`'s login made itself the exception of a
+    /// user cutoff (attempted) at least as late as `before`.
+    fn kept_since(&self, c: &CookieRec, before: u64) -> bool {
+        self.attempted.iter().any(|a| {
+            matches!(a, Cover::UserExcept(u, b, keep)
+                if *u == c.user && *b >= before && *keep == c.lineage)
+        })
+    }
+
+    /// Whether the documented revokeOthers limit explains a refusal of `c` followed by an
+    /// acceptance (property 2): only user cutoffs were attempted on it (no logout, rotation,
+    /// revokeSession or global cutoff), and its login made itself the exception of a cutoff at
+    /// least as late as every one of them.
+    fn keep_limit_excuses(&self, c: &CookieRec) -> bool {
+        let mut latest = None;
+        for a in self.attempted.iter().filter(|a| a.covers(c)) {
+            match a {
+                Cover::User(_, before) | Cover::UserExcept(_, before, _) => {
+                    latest = latest.max(Some(*before));
+                }
+                _ => return false,
+            }
+        }
+        latest.is_some_and(|before| self.kept_since(c, before))
+    }
+
+    /// Whether an attempted revokeOthers would cover `c` but for the login it keeps.
+    fn spared(&self, c: &CookieRec) -> bool {
+        self.attempted.iter().any(|a| {
+            matches!(a, Cover::UserExcept(u, before, keep)
+                if *u == c.user && c.created_at < *before && *keep == c.lineage)
+        })
+    }
+
     /// Property 3's premise for a validate of `cookie` at `slot` at `now`.
     fn must_accept(&self, slot: usize, who: Who, cookie: usize, now: u64) -> bool {
         let Who::Client(client) = who else {
@@ -946,12 +1056,17 @@ impl<'c> Sim<'c> {
     /// Counts a decision on a session a successful revocation covers, after its bound.
     fn note_probe(&mut self, c: &CookieRec, now: u64) {
         let bound = self.ctx.bound();
+        let after_bound = |r: &&Revocation| now >= r.done_at + bound && r.cover.covers(c);
+        if self.successful.iter().any(|r| after_bound(&r)) {
+            self.stats.probed_after_bound += 1;
+        }
         if self
             .successful
             .iter()
-            .any(|r| now >= r.done_at + bound && r.cover.covers(c))
+            .filter(after_bound)
+            .any(|r| matches!(r.cover, Cover::UserExcept(..)))
         {
-            self.stats.probed_after_bound += 1;
+            self.stats.others_probed_after_bound += 1;
         }
     }
 
@@ -980,11 +1095,28 @@ impl<'c> Sim<'c> {
         }
         self.note_probe(&c, now);
         let bound = self.ctx.bound();
-        if let Some(r) = self
+        let limit = |r: &Revocation| match r.cover {
+            Cover::User(_, before) | Cover::UserExcept(_, before, _) => {
+                self.ctx.exempt_keep_limit && self.kept_since(&c, before)
+            }
+            _ => false,
+        };
+        let after_bound = |r: &&Revocation| now >= r.done_at + bound && r.cover.covers(&c);
+        let exempted = self.successful.iter().filter(after_bound).any(limit);
+        let culprit = self
             .successful
             .iter()
-            .find(|r| now >= r.done_at + bound && r.cover.covers(&c))
-        {
+            .filter(after_bound)
+            .find(|r| !limit(r))
+            .cloned();
+        if exempted && culprit.is_none() {
+            self.stats.keep_limit_exempted += 1;
+            trace!(
+                self,
+                "  (exempt: the documented revokeOthers limit, its login made itself the exception)"
+            );
+        }
+        if let Some(r) = culprit {
             return Err(self.violation(format!(
                 "PROPERTY 1 (bound): isolate {slot} accepted cookie #{cookie} of session {} (user {}, created {}) at now={now}, \
                  but {} covering it ({:?}) completed at {} (step {}); {now} >= {} + B ({bound})",
@@ -1006,7 +1138,14 @@ impl<'c> Sim<'c> {
             .filter(|_| checked)
         {
             self.stats.resurrection_probes += 1;
-            if start_step > refused_at {
+            let limit = self.ctx.exempt_keep_limit && self.keep_limit_excuses(&c);
+            if start_step > refused_at && limit {
+                self.stats.keep_limit_exempted += 1;
+                trace!(
+                    self,
+                    "  (exempt: the documented revokeOthers limit, its login made itself the exception)"
+                );
+            } else if start_step > refused_at {
                 return Err(self.violation(format!(
                     "PROPERTY 2 (no resurrection): isolate {slot} (incarnation {inc}) refused session {} at step {refused_at} \
                      for a revocation-class reason, then accepted it (cookie #{cookie}) in a request started at step {start_step}",
@@ -1136,6 +1275,7 @@ impl<'c> Sim<'c> {
         let c = self.cookies[cookie].clone();
         let must_accept = self.must_accept(slot, who, cookie, now);
         self.stats.healthy_checks += u64::from(must_accept);
+        self.stats.spared_checks += u64::from(must_accept && self.spared(&c));
         let decision = self.isolates[slot].engine.validate(Some(&c.pair), now);
         trace!(
             self,
@@ -1170,13 +1310,13 @@ impl<'c> Sim<'c> {
                     incarnation: self.isolates[slot].incarnation,
                     now,
                     start_step: self.step,
-                    kind: OpKind::Refresh {
+                    kind: OpKind::Refresh(Refresh {
                         who,
                         cookie,
                         pending,
                         values,
                         must_accept,
-                    },
+                    }),
                 };
                 if immediate || self.rng.chance(50) {
                     self.finish(op)
@@ -1375,18 +1515,26 @@ impl<'c> Sim<'c> {
                 && op.incarnation == incarnation
                 && matches!(
                     op.kind,
-                    OpKind::RevokeUser { .. } | OpKind::RevokeIssuedBefore { .. }
+                    OpKind::RevokeUser { .. }
+                        | OpKind::RevokeOthers { .. }
+                        | OpKind::RevokeIssuedBefore { .. }
                 )
+        })
+    }
+
+    /// Whether a revokeUser or revokeOthers of `user` is in flight anywhere (both read, then
+    /// write, the user's cutoff).
+    fn user_cutoff_in_flight(&self, user: &str) -> bool {
+        self.pending.iter().any(|op| match &op.kind {
+            OpKind::RevokeUser { user: u, .. } | OpKind::RevokeOthers { user: u, .. } => u == user,
+            _ => false,
         })
     }
 
     /// `revokeUser(user)`: the read half.
     fn revoke_user_start(&mut self, slot: usize) -> Res {
         let user = self.users[self.rng.pick(self.users.len())].clone();
-        let in_flight = self
-            .pending
-            .iter()
-            .any(|op| matches!(&op.kind, OpKind::RevokeUser { user: u, .. } if *u == user));
+        let in_flight = self.user_cutoff_in_flight(&user);
         if (self.ctx.exempt_userrace && in_flight) || self.cutoff_write_in_flight(slot) {
             return Ok(());
         }
@@ -1403,6 +1551,56 @@ impl<'c> Sim<'c> {
             now: self.now,
             start_step: self.step,
             kind: OpKind::RevokeUser { user, stored },
+        });
+        Ok(())
+    }
+
+    /// `revokeOthers(request)`: the read half. As core.js: the request's cookie is authenticated
+    /// (this isolate's memory, no store read), then, one cutoff write at a time per isolate, the
+    /// four keys its pending names (record, login tombstone, user and global cutoffs) are read.
+    fn revoke_others_start(&mut self, slot: usize, client: usize) -> Res {
+        let Some(cookie) = self.clients[client].cookie else {
+            return Ok(());
+        };
+        let c = self.cookies[cookie].clone();
+        let in_flight = self.user_cutoff_in_flight(&c.user);
+        if (self.ctx.exempt_userrace && in_flight) || self.cutoff_write_in_flight(slot) {
+            return Ok(());
+        }
+        let now = self.now;
+        let loc = self.isolates[slot].loc;
+        let who = Who::Client(client);
+        let must_accept = self.must_accept(slot, who, cookie, now);
+        self.stats.healthy_checks += u64::from(must_accept);
+        self.stats.spared_checks += u64::from(must_accept && self.spared(&c));
+        trace!(
+            self,
+            "isolate {slot}@L{loc} revokeOthers client {client} cookie #{cookie} (session {}, lineage {}) (read)",
+            short(&c.handle),
+            c.lineage
+        );
+        let pending = match self.isolates[slot].engine.authenticate(Some(&c.pair), now) {
+            Ok(pending) => pending,
+            Err(reason) => return self.refused(slot, who, cookie, reason, now, must_accept),
+        };
+        let Ok(values) = self.read_all(loc, &pending.reads()) else {
+            // `{ ok: false, reason: 'store_unavailable' }`: the cookie is kept.
+            trace!(self, "  => revokeOthers FAILED (read)");
+            self.stats.failed_operations += 1;
+            return Ok(());
+        };
+        self.pending.push(Op {
+            slot,
+            incarnation: self.isolates[slot].incarnation,
+            now,
+            start_step: self.step,
+            kind: OpKind::RevokeOthers {
+                client,
+                cookie,
+                user: c.user,
+                values,
+                must_accept,
+            },
         });
         Ok(())
     }
@@ -1441,6 +1639,106 @@ impl<'c> Sim<'c> {
         Ok(())
     }
 
+    /// The second half of `#cutOff` (after the cutoff write): list the user's index at the
+    /// isolate's location and end what the core says, sparing the login `keep`. True when the
+    /// listing and every write succeeded.
+    fn end_listed(
+        &mut self,
+        slot: usize,
+        now: u64,
+        user: &str,
+        before: u64,
+        keep: Option<&Lineage>,
+    ) -> bool {
+        let loc = self.isolates[slot].loc;
+        let Ok(listed) = self.list(loc, &user_index_prefix(user)) else {
+            return false;
+        };
+        let pairs: Vec<(&str, Option<&str>)> = listed
+            .iter()
+            .map(|(name, meta)| (name.as_str(), meta.as_deref()))
+            .collect();
+        let ends = self.isolates[slot]
+            .engine
+            .end_listed_except(user, before, keep, &pairs, now);
+        trace!(
+            self,
+            "  listed {} session(s), ending {}",
+            listed.len(),
+            ends.puts.len()
+        );
+        let prefix = user_index_prefix(user);
+        for (name, meta) in &listed {
+            let entry = meta.as_deref().and_then(IndexEntry::decode);
+            if entry.as_ref().is_some_and(|e| Some(&e.lineage) == keep) {
+                // The kept login's entries are left alone.
+                continue;
+            }
+            if entry.is_some_and(|e| e.created_at >= before) {
+                self.stats.ended_after_cutoff += 1;
+                trace!(self, "  (ends a session created after the cutoff)");
+            }
+            if self.ctx.exempt_listed {
+                let handle = name.strip_prefix(prefix.as_str()).unwrap();
+                self.attempted
+                    .push(Cover::Handle(SessionHandle::parse(handle).unwrap()));
+            }
+        }
+        self.apply(loc, &ends)
+    }
+
+    /// The write half of a validate's refresh: judges what was read at `now` (the request's) and
+    /// hands the client a new cookie when one was signed. True when the session was accepted.
+    fn refresh(
+        &mut self,
+        slot: usize,
+        now: u64,
+        start_step: u64,
+        refresh: Refresh,
+    ) -> Result<bool, String> {
+        let Refresh {
+            who,
+            cookie,
+            pending,
+            values,
+            must_accept,
+        } = refresh;
+        let loc = self.isolates[slot].loc;
+        let fetched = fetched(&values);
+        let resumed = self.isolates[slot].engine.resume(&pending, &fetched, now);
+        match resumed {
+            Ok(refreshed) => {
+                trace!(
+                    self,
+                    "isolate {slot}@L{loc} refresh {who:?} cookie #{cookie} (started step {start_step}) -> accepted{}",
+                    if refreshed.set_cookie.is_some() { ", new cookie" } else { "" }
+                );
+                self.accepted(slot, cookie, &refreshed.session, now, start_step, false)?;
+                if !refreshed.effects.is_empty() {
+                    // The last-seen write is best effort.
+                    let _ = self.apply(loc, &refreshed.effects);
+                }
+                if let Some(set_cookie) = &refreshed.set_cookie {
+                    let phase = self.isolates[slot].phase;
+                    let lineage = self.cookies[cookie].lineage;
+                    let new = self.new_cookie(set_cookie, &refreshed.session, phase, lineage);
+                    if let Who::Client(client) = who {
+                        self.clients[client].cookie = Some(new);
+                    }
+                }
+                Ok(true)
+            }
+            Err(reason) => {
+                trace!(
+                    self,
+                    "isolate {slot}@L{loc} refresh {who:?} cookie #{cookie} (started step {start_step})"
+                );
+                self.refused(slot, who, cookie, reason, now, must_accept)
+                    .map(|()| false)
+            }
+        }
+    }
+
     /// The write half of a pending operation.
     fn finish(&mut self, op: Op) -> Res {
         let Op {
@@ -1457,47 +1755,7 @@ impl<'c> Sim<'c> {
             return Ok(());
         }
         match kind {
-            OpKind::Refresh {
-                who,
-                cookie,
-                pending,
-                values,
-                must_accept,
-            } => {
-                let fetched = fetched(&values);
-                let resumed = self.isolates[slot].engine.resume(&pending, &fetched, now);
-                match resumed {
-                    Ok(refreshed) => {
-                        trace!(
-                            self,
-                            "isolate {slot}@L{loc} refresh {who:?} cookie #{cookie} (started step {start_step}) -> accepted{}",
-                            if refreshed.set_cookie.is_some() { ", new cookie" } else { "" }
-                        );
-                        self.accepted(slot, cookie, &refreshed.session, now, start_step, false)?;
-                        if !refreshed.effects.is_empty() {
-                            // The last-seen write is best effort.
-                            let _ = self.apply(loc, &refreshed.effects);
-                        }
-                        if let Some(set_cookie) = &refreshed.set_cookie {
-                            let phase = self.isolates[slot].phase;
-                            let lineage = self.cookies[cookie].lineage;
-                            let new =
-                                self.new_cookie(set_cookie, &refreshed.session, phase, lineage);
-                            if let Who::Client(client) = who {
-                                self.clients[client].cookie = Some(new);
-                            }
-                        }
-                        Ok(())
-                    }
-                    Err(reason) => {
-                        trace!(
-                            self,
-                            "isolate {slot}@L{loc} refresh {who:?} cookie #{cookie} (started step {start_step})"
-                        );
-                        self.refused(slot, who, cookie, reason, now, must_accept)
-                    }
-                }
-            }
+            OpKind::Refresh(refresh) => self.refresh(slot, now, start_step, refresh).map(|_| ()),
             OpKind::Rotate {
                 client,
                 cookie,
@@ -1634,42 +1892,87 @@ impl<'c> Sim<'c> {
                     rel(now),
                     rel(before)
                 );
-                let ok = self.apply(loc, &effects)
-                    && match self.list(loc, &user_index_prefix(&user)) {
-                        Ok(listed) => {
-                            let pairs: Vec<(&str, Option<&str>)> = listed
-                                .iter()
-                                .map(|(name, meta)| (name.as_str(), meta.as_deref()))
-                                .collect();
-                            let ends = self.isolates[slot]
-                                .engine
-                                .end_listed(&user, before, &pairs, now);
-                            trace!(self, "  listed {} session(s)", listed.len());
-                            let prefix = user_index_prefix(&user);
-                            for (name, meta) in &listed {
-                                let created = meta
-                                    .as_deref()
-                                    .and_then(IndexEntry::decode)
-                                    .map(|e| e.created_at);
-                                if created.is_some_and(|c| c >= before) {
-                                    self.stats.ended_after_cutoff += 1;
-                                    trace!(self, "  (ends a session created after the cutoff)");
-                                }
-                                if self.ctx.exempt_listed {
-                                    let handle = name.strip_prefix(prefix.as_str()).unwrap();
-                                    self.attempted
-                                        .push(Cover::Handle(SessionHandle::parse(handle).unwrap()));
-                                }
-                            }
-                            self.apply(loc, &ends)
-                        }
-                        Err(()) => false,
-                    };
+                let ok =
+                    self.apply(loc, &effects) && self.end_listed(slot, now, &user, before, None);
                 if ok {
                     self.stats.ok_revoke_user += 1;
                     self.success("revokeUser", Cover::User(user, before));
                 } else {
                     trace!(self, "  => revokeUser FAILED");
+                    self.stats.failed_operations += 1;
+                }
+                Ok(())
+            }
+            OpKind::RevokeOthers {
+                client,
+                cookie,
+                user,
+                values,
+                must_accept,
+            } => {
+                // `engine.revokeOthers(cookieHeaderOf(request), values, now)`: the request's own
+                // cookie, authenticated again, then judged against what was read as a rotation
+                // is (record, login tombstone, both cutoffs, memory).
+                let who = Who::Client(client);
+                let (pair, lineage) = {
+                    let c = &self.cookies[cookie];
+                    (c.pair.clone(), c.lineage)
+                };
+                let header = format!("isolate {slot}@L{loc} revokeOthers client {client} (started step {start_step})");
+                let pending = match self.isolates[slot].engine.authenticate(Some(&pair), now) {
+                    Ok(pending) => pending,
+                    Err(reason) => {
+                        trace!(self, "{header}");
+                        return self.refused(slot, who, cookie, reason, now, must_accept);
+                    }
+                };
+                let keep = *pending.lineage();
+                // Whether the user cutoff read already refuses the caller: then the core must
+                // refuse the call (a session a revocation ended must not make itself the
+                // exception).
+                let covered = values[2]
+                    .as_deref()
+                    .and_then(|s| edge_session::Cutoff::decode(s).ok())
+                    .is_some_and(|s| {
+                        pending.session().created_at < s.before && s.keep != Some(keep)
+                    });
+                self.stats.covered_callers += u64::from(covered);
+                let judged =
+                    self.isolates[slot]
+                        .engine
+                        .revoke_others(&pending, &fetched(&values), now);
+                let (effects, _) = match judged {
+                    Ok(out) => out,
+                    Err(reason) => {
+                        trace!(self, "{header}");
+                        return self.refused(slot, who, cookie, reason, now, must_accept);
+                    }
+                };
+                if covered {
+                    return Err(self.violation(format!(
+                        "revokeOthers: isolate {slot} accepted the caller (cookie #{cookie}) although the user cutoff it read ({}) refuses it",
+                        describe(values[2].as_deref())
+                    )));
+                }
+                // The core judged the caller live.
+                self.accepted(slot, cookie, &pending.session(), now, start_step, false)?;
+                let before = cutoff_written(&effects, values[2].as_deref());
+                let cover = Cover::UserExcept(user.clone(), before, lineage);
+                // The kept login is not covered: property 3 still demands it be accepted.
+                self.attempted.push(cover.clone());
+                trace!(
+                    self,
+                    "{header}: {user} keeping lineage {lineage} (now {}) cutoff {}",
+                    rel(now),
+                    rel(before)
+                );
+                let ok = self.apply(loc, &effects)
+                    && self.end_listed(slot, now, &user, before, Some(&keep));
+                if ok {
+                    self.stats.ok_revoke_others += 1;
+                    self.success("revokeOthers", cover);
+                } else {
+                    trace!(self, "  => revokeOthers FAILED");
                     self.stats.failed_operations += 1;
                 }
                 Ok(())
@@ -1826,6 +2129,10 @@ impl<'c> Sim<'c> {
                 let cookie = self.rng.pick(self.cookies.len());
                 self.validate(slot, Who::Replay, cookie, false)?;
             }
+            (59..=60, Some(client)) => {
+                let slot = self.isolate_for(client);
+                self.revoke_others_start(slot, client)?;
+            }
             (68..=81, _) if !self.pending.is_empty() => {
                 let op = self.pending.remove(self.rng.pick(self.pending.len()));
                 self.finish(op)?;
@@ -1895,6 +2202,26 @@ impl<'c> Sim<'c> {
             }
         }
         self.now += self.ctx.bound() + self.rng.range(0, 20_000);
+        // The logins a revokeOthers spared, past its bound (a refresh, read from the store, at any
+        // isolate): property 3 demands them accepted unless something else covers them.
+        let kept: Vec<usize> = self
+            .successful
+            .iter()
+            .filter_map(|r| match r.cover {
+                Cover::UserExcept(_, _, keep) => Some(keep),
+                _ => None,
+            })
+            .collect();
+        for client in 0..self.clients.len() {
+            let Some(cookie) = self.clients[client].cookie else {
+                continue;
+            };
+            if kept.contains(&self.cookies[cookie].lineage) {
+                let slot = self.any_isolate();
+                self.step += 1;
+                self.validate(slot, Who::Client(client), cookie, true)?;
+            }
+        }
         for _ in 0..self.rng.range(1, 4) {
             if self.successful.is_empty() {
                 break;
