@@ -354,9 +354,14 @@ export class SessionManager {
    * meanwhile go on with what it knows. Once the hub has been out of reach for three intervals
    * the isolate reads records on every request (the core decides) until a pull succeeds.
    */
-  async #syncHub(request, now, force = false) {
+  #syncHub(request, now, force = false) {
     const claim = this.#engine.hubClaim(now, force);
-    if (claim === undefined) return;
+    // Not due: nothing to wait for (and no promise made, on the fast path's every request).
+    if (claim === undefined) return undefined;
+    return this.#pullClaimed(claim, request, now);
+  }
+
+  async #pullClaimed(claim, request, now) {
     if (claim.outOfReach && !this.#hubHealthy) this.#unreachable(now);
     let origin = 'https://edge-session.invalid';
     try {
@@ -457,7 +462,10 @@ export class SessionManager {
 
   /** Checks the request's session cookie; reads the store only for an authentic envelope that needs its record. */
   async validate(request) {
-    if (this.#hub) await this.#syncHub(request, this.#now());
+    if (this.#hub) {
+      const pulling = this.#syncHub(request, this.#now());
+      if (pulling !== undefined) await pulling;
+    }
     const now = this.#now();
     const header = cookieHeaderOf(request);
     const session = this.#fast.session(header, now);
