@@ -5,8 +5,9 @@
 # machine and costs almost nothing extra on a warm one.
 #
 #   make build      Rust -> wasm -> pkg/ (the npm package), plus .dev.vars
-#   make test       lint, test-rust, test-js, test-e2e (in that order, fail fast)
+#   make test       lint, test-rust, test-js, test-bench, test-e2e (in that order, fail fast)
 #   make demo       build, then `wrangler dev` on http://127.0.0.1:8787
+#   make bench      measure (a few minutes) and write BENCHMARKS.md
 #   make help       list all targets
 
 SHELL := bash
@@ -36,7 +37,7 @@ NODE_STAMP  := node_modules/.stamp
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: help setup setup-rust setup-wasm-bindgen setup-node setup-chromium \
-        build lint test-rust test-js test-e2e test demo clean distclean
+        build lint test-rust test-js test-bench test-e2e test demo bench clean distclean
 
 # List the targets.
 help:
@@ -50,9 +51,11 @@ help:
 	@echo "  lint               cargo fmt --check, clippy (native and wasm32)"
 	@echo "  test-rust          cargo test (native)"
 	@echo "  test-js            tsc (types) + node --test tests/*.test.mjs"
+	@echo "  test-bench         the bench harness once in tiny mode (proves it works; no timings checked)"
 	@echo "  test-e2e           node --test tests/e2e/*.test.mjs (chromium)"
-	@echo "  test               lint, test-rust, test-js, test-e2e"
+	@echo "  test               lint, test-rust, test-js, test-bench, test-e2e"
 	@echo "  demo               build, then wrangler dev on http://127.0.0.1:8787"
+	@echo "  bench              measure (a few minutes on 2 cores) and write BENCHMARKS.md"
 	@echo "  clean              remove build outputs (pkg/, target/, .wrangler/)"
 	@echo "  distclean          clean + node_modules/"
 
@@ -125,12 +128,17 @@ test-js: build
 	tsc -p tests/types
 	node --test tests/*.test.mjs
 
+# The benchmark harness once, tiny (BENCH_TINY=1: short loops, two reps): every part runs and
+# every cookie is checked, no timing is judged; the report goes to target/bench/BENCHMARKS.tiny.md.
+test-bench: build
+	BENCH_TINY=1 node bench/run.mjs
+
 # Browser end-to-end tests against the demo (one file at a time).
 test-e2e: build setup-chromium
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
 
 # The full suite, in order, stopping at the first failure.
-test: lint test-rust test-js test-e2e
+test: lint test-rust test-js test-bench test-e2e
 
 # ---------------------------------------------------------------------------
 # Demo
@@ -148,6 +156,16 @@ demo: build
 	@echo "  edge-session demo: http://127.0.0.1:8787"
 	@echo
 	npx --no-install wrangler dev --ip 127.0.0.1 --port 8787 $(if $(ADMIN_TOKEN),--var ADMIN_TOKEN:$(ADMIN_TOKEN))
+
+# ---------------------------------------------------------------------------
+# Benchmarks
+# ---------------------------------------------------------------------------
+
+# edge-session against WebCrypto, hono, jose and a bare wasm HMAC floor, in workerd and Node, plus
+# the core natively, wasm size, cold start, demo throughput and memory (bench/run.mjs; it builds
+# bench/floor and bench/native into target/bench). Writes BENCHMARKS.md; nothing is asserted.
+bench: build
+	node bench/run.mjs
 
 # ---------------------------------------------------------------------------
 # Cleanup
