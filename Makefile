@@ -123,8 +123,9 @@ lint: setup-rust
 test-rust:
 	cargo test
 
-# JS suites: the type declarations under tsc --strict, then pkg/ under workerd (miniflare) and Node.
-test-js: build
+# JS suites: the type declarations under tsc --strict, then pkg/ under workerd (miniflare), Node
+# and, for the packed tarball's browser bundle (tests/install.test.mjs), Chromium.
+test-js: build setup-chromium
 	tsc -p tests/types
 	node --test tests/*.test.mjs
 
