@@ -16,6 +16,9 @@
 //!   skew plus the write grace ago) is not a logout; refusals learnt from the store are
 //!   remembered; the global cutoff is written only to raise it.
 //! - The in-memory revocation list goes strict rather than forgetting when it is full.
+//! - "Log out my other sessions" keeps its exception in its own key (`o:<user hash>`), apart from
+//!   `revokeUser`'s plain cutoff (`c:<user hash>`), and in memory apart too: an exception, even one
+//!   written from a stale read, never spares what a plain cutoff refused.
 //! - Secrets are base64url text decoded to at least 32 bytes.
 
 #![allow(
@@ -30,9 +33,9 @@ mod common;
 use common::*;
 use edge_session::envelope::{self, Claims};
 use edge_session::{
-    base64url, user_cutoff_key, ConfigError, DataChange, Decision, Ended, Engine, Fetched, KeyRing,
-    Lineage, Options, Policy, RecordState, RejectReason, SessionData, SessionId, Signer,
-    GLOBAL_CUTOFF_KEY, MAX_DATA_LEN, TAG_LEN,
+    base64url, others_cutoff_key, user_cutoff_key, ConfigError, DataChange, Decision, Ended,
+    Engine, Fetched, KeyRing, Lineage, Options, Policy, RecordState, RejectReason, SessionData,
+    SessionId, Signer, GLOBAL_CUTOFF_KEY, MAX_DATA_LEN, TAG_LEN,
 };
 
 /// A ring whose current key is `k2`, keeping `k1` to verify envelopes signed before.
@@ -74,7 +77,8 @@ fn a_previous_key_envelope_needs_the_record_and_resume_re_signs_it_with_the_curr
             issued.session.handle.storage_key(),
             pending.lineage().storage_key("alice"),
             user_cutoff_key("alice"),
-            GLOBAL_CUTOFF_KEY.to_owned()
+            GLOBAL_CUTOFF_KEY.to_owned(),
+            others_cutoff_key("alice"),
         ]
     );
     let refreshed = new.resume(&pending, &store.fetched(&pending), now).unwrap();
@@ -563,6 +567,9 @@ fn refreshes_never_write_records_index_entries_or_cutoffs() {
         .to_owned();
     let (admin_cutoff, _) = b.revoke_user("mallory", None::<&str>, T0);
     store.apply(&admin_cutoff);
+    let keep = Lineage::from_bytes([9; 16]);
+    let (others_cutoff, _) = b.revoke_user_except("mallory", Some(&keep), None::<&str>, T0);
+    store.apply(&others_cutoff);
     let (global, _) = b.revoke_issued_before(T0, None::<&str>, T0).unwrap();
     store.apply(&global);
     let before: Vec<(String, String)> = store
@@ -849,19 +856,23 @@ fn a_corrupt_or_future_stored_cutoff_fails_closed_and_keeps_the_cookie() {
         r#"{"v":2,"before":"1","at":1}"#,
         future.as_str(),
     ] {
+        // The user cutoff, the global cutoff and the "other sessions" cutoff.
         for values in [
-            [Some(json.as_str()), None, Some(bad), None],
-            [Some(json.as_str()), None, None, Some(bad)],
+            [Some(json.as_str()), None, Some(bad), None, None],
+            [Some(json.as_str()), None, None, Some(bad), None],
+            [Some(json.as_str()), None, None, None, Some(bad)],
             // Checked before the record: fails closed whatever the record says.
-            [None, None, Some(bad), None],
+            [None, None, Some(bad), None, None],
+            [None, None, None, None, Some(bad)],
             [
                 Some(r#"{"v":2,"ended":"revoked","at":1}"#),
                 None,
                 None,
                 Some(bad),
+                None,
             ],
         ] {
-            let fetched = Fetched::new(values);
+            let fetched = Fetched::from_reads(values);
             assert_eq!(
                 engine.resume(&pending, &fetched, now).map(|_| ()),
                 Err(RejectReason::CorruptCutoff),
@@ -1088,7 +1099,7 @@ fn a_rotation_made_from_a_stale_record_after_a_logout_is_ended_by_the_login_tomb
     let t4 = t2 + 60_000;
     let mut judge = engine();
     let pending = expect_pending(judge.validate(Some(&descendant), t4));
-    let [record, login_end, user_cutoff, global_cutoff] = store.reads(&pending);
+    let [record, login_end, user_cutoff, global_cutoff, _] = store.reads(&pending);
     assert!(matches!(
         RecordState::decode(record.unwrap()),
         Ok(RecordState::Live(_))
@@ -2112,9 +2123,10 @@ fn the_not_visible_yet_window_keeps_the_idle_deadline() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// "Log out my other sessions": a user cutoff that keeps the caller's login
+// "Log out my other sessions": a cutoff that keeps the caller's login, stored apart from the
+// plain user cutoff (`o:<user hash>` next to `c:<user hash>`)
 
-/// A user cutoff's JSON as `revokeOthers` writes it, sparing `keep`.
+/// An "other sessions" cutoff's JSON as `revokeOthers` writes it (to `o:`), sparing `keep`.
 fn cutoff_keeping(before: u64, at: u64, keep: &Lineage) -> String {
     format!(
         r#"{{"v":2,"before":{before},"at":{at},"keep":"{}"}}"#,
@@ -2123,20 +2135,24 @@ fn cutoff_keeping(before: u64, at: u64, keep: &Lineage) -> String {
 }
 
 /// What `revokeOthers` in core.js does with the caller's `cookie` at `now`: authenticate it,
-/// read what its pending names, let the core judge it and write the user cutoff that keeps its
-/// login, list the user's index and end the rest. Returns the cutoff written.
+/// read what its pending names, let the core judge it and write the "other sessions" cutoff
+/// that keeps its login (never the plain user cutoff), list the user's index and end the rest.
+/// Returns the cutoff written.
 fn revoke_others(engine: &mut Engine, store: &mut Store, cookie: &str, now: u64) -> u64 {
     let pending = engine.authenticate(Some(cookie), now).unwrap();
     let user = pending.user_id().to_owned();
     let keep = *pending.lineage();
+    let plain = store.get(&user_cutoff_key(&user)).map(str::to_owned);
     let (effects, overflowed) = engine
         .revoke_others(&pending, &store.fetched(&pending), now)
         .unwrap();
     assert!(!overflowed);
     assert_eq!(effects.puts.len(), 1);
+    assert_eq!(effects.puts[0].key, others_cutoff_key(&user));
     assert!(effects.deletes.is_empty());
     store.apply(&effects);
-    let before = live_cutoff(store.get(&user_cutoff_key(&user)).unwrap());
+    assert_eq!(store.get(&user_cutoff_key(&user)), plain.as_deref());
+    let before = live_cutoff(store.get(&others_cutoff_key(&user)).unwrap());
     let listing = store.list(&engine.user_index_prefix(&user));
     let ended = engine.end_listed_except(&user, before, Some(&keep), &borrowed(&listing), now);
     store.apply(&ended);
@@ -2199,8 +2215,14 @@ fn revoke_others_keeps_the_callers_login_in_the_revoking_isolate() {
     let t = T0 + 10_000;
     let before = revoke_others(&mut home, &mut store, &mine, t);
     assert_eq!(before, t + 1);
-    // The stored cutoff names the kept login, and lives as long as a user cutoff does.
-    let key = user_cutoff_key("alice");
+    // The stored cutoff names the kept login, and lives as long as a user cutoff does; there is
+    // no plain user cutoff.
+    assert_eq!(store.get(&user_cutoff_key("alice")), None);
+    let key = others_cutoff_key("alice");
+    assert_eq!(
+        key.strip_prefix("o:"),
+        user_cutoff_key("alice").strip_prefix("c:")
+    );
     assert_eq!(
         store.get(&key),
         Some(cutoff_keeping(t + 1, t, &lineage).as_str())
@@ -2300,14 +2322,14 @@ fn another_isolate_reads_the_kept_login_from_the_stored_cutoff() {
     };
     let t = T0 + 10_000;
     revoke_others(&mut home, &mut store, &mine, t);
-    // What another isolate reads at a refresh includes the cutoff with its `keep`.
+    // What another isolate reads at a refresh includes the "other sessions" cutoff with its
+    // `keep` (last of the five keys), and no plain user cutoff.
     let mut other = engine();
     let now = t + 61_000;
     let pending = expect_pending(other.validate(Some(&mine), now));
-    assert_eq!(
-        store.reads(&pending)[2],
-        Some(cutoff_keeping(t + 1, t, &lineage).as_str())
-    );
+    let reads = store.reads(&pending);
+    assert_eq!(reads[2], None);
+    assert_eq!(reads[4], Some(cutoff_keeping(t + 1, t, &lineage).as_str()));
     let (session, mine_next) = request(&mut other, &mut store, &mine, now).unwrap();
     assert_eq!(session.created_at, T0);
     for (what, cookie) in [
@@ -2362,14 +2384,31 @@ fn another_isolate_reads_the_kept_login_from_the_stored_cutoff() {
         user_agent: None,
     });
     let kept = cutoff_keeping(t + 1, t, &lineage);
+    let only_others = Fetched::from_reads([
+        Some(live_record.as_str()),
+        None,
+        None,
+        None,
+        Some(kept.as_str()),
+    ]);
     assert_eq!(
-        fifth
-            .resume(
-                &pending,
-                &Fetched::new([Some(live_record.as_str()), None, Some(kept.as_str()), None]),
-                later
-            )
-            .map(|_| ()),
+        fifth.resume(&pending, &only_others, later).map(|_| ()),
+        Err(RejectReason::Revoked)
+    );
+    // The caller's login, judged against the same reads by an isolate that never saw it, lives.
+    let mut sixth = engine();
+    let pending = expect_pending(sixth.validate(Some(&second), later));
+    let record = store
+        .get(&pending.handle().storage_key())
+        .unwrap()
+        .to_owned();
+    let only_others =
+        Fetched::from_reads([Some(record.as_str()), None, None, None, Some(kept.as_str())]);
+    assert!(sixth.resume(&pending, &only_others, later).is_ok());
+    // The same value found in `c:` spares nobody: an exception is honoured only in `o:`.
+    let in_plain = Fetched::new([Some(record.as_str()), None, Some(kept.as_str()), None]);
+    assert_eq!(
+        engine().resume(&pending, &in_plain, later).map(|_| ()),
         Err(RejectReason::Revoked)
     );
 }
@@ -2397,6 +2436,7 @@ fn a_later_revoke_user_refuses_the_kept_login_too() {
         mut store,
         mine,
         laptop,
+        lineage,
         ..
     } = devices(&home);
     let t = T0 + 10_000;
@@ -2406,12 +2446,18 @@ fn a_later_revoke_user_refuses_the_kept_login_too() {
     // The same isolate revokes the whole user: its memory refuses the caller at once.
     let t2 = t + 5_000;
     let stored = store.get(&user_cutoff_key("alice")).map(str::to_owned);
+    assert_eq!(stored, None);
     let (effects, _) = home.revoke_user("alice", stored.as_deref(), t2);
     store.apply(&effects);
-    // The stored cutoff no longer names an exception.
+    // The plain cutoff goes to `c:`, with no exception; the exception in `o:` is left as it was
+    // and no longer spares anything below the plain cutoff.
     assert_eq!(
         store.get(&user_cutoff_key("alice")),
         Some(cutoff(t2 + 1, t2).as_str())
+    );
+    assert_eq!(
+        store.get(&others_cutoff_key("alice")),
+        Some(cutoff_keeping(t + 1, t, &lineage).as_str())
     );
     assert_eq!(
         expect_reject(home.validate(Some(&mine), t2)),
@@ -2425,6 +2471,27 @@ fn a_later_revoke_user_refuses_the_kept_login_too() {
             Err(RejectReason::Revoked)
         );
     }
+
+    // A rotation of the kept login, made anywhere after the revokeUser, is refused too (it keeps
+    // the login time), and so is a later revokeOthers from it: it is judged against `c:`.
+    let pending = engine().authenticate(Some(&mine), t2 + 61_000).unwrap();
+    assert_eq!(
+        engine()
+            .rotate(
+                &pending,
+                &store.fetched(&pending),
+                DataChange::Keep,
+                t2 + 61_000
+            )
+            .map(|_| ()),
+        Err(RejectReason::Revoked)
+    );
+    assert_eq!(
+        engine()
+            .revoke_others(&pending, &store.fetched(&pending), t2 + 61_000)
+            .map(|_| ()),
+        Err(RejectReason::Revoked)
+    );
 
     // And when the plain revocation is made by another isolate (which never saw the exception),
     // the revoking isolate's memory gives way to the store at the caller's next refresh.
@@ -2464,9 +2531,10 @@ fn a_later_revoke_others_from_another_login_moves_the_exception() {
     assert_eq!(before, t2 + 1);
     let new_lineage = record_of(&new).lineage;
     assert_eq!(
-        store.get(&user_cutoff_key("alice")),
+        store.get(&others_cutoff_key("alice")),
         Some(cutoff_keeping(t2 + 1, t2, &new_lineage).as_str())
     );
+    assert_eq!(store.get(&user_cutoff_key("alice")), None);
     assert_eq!(
         expect_reject(other.validate(Some(&mine), t2)),
         RejectReason::Revoked
@@ -2637,58 +2705,71 @@ fn a_stored_cutoff_whose_keep_is_malformed_fails_closed() {
             Err(RejectReason::CorruptCutoff),
             "{keep}"
         );
-        // Refreshes and rotations fail closed for every session of the user, the would-be kept
-        // one included, and keep the cookie (a corrupt cutoff is not a logout).
-        let mut other = engine();
-        for cookie in [&mine, &laptop] {
-            let pending = expect_pending(other.validate(Some(cookie), now));
-            let [record, login, _, global] = store.reads(&pending);
-            let fetched = Fetched::new([record, login, Some(stored.as_str()), global]);
-            assert_eq!(
-                other.resume(&pending, &fetched, now).map(|_| ()),
-                Err(RejectReason::CorruptCutoff),
-                "{keep}"
-            );
-            assert_eq!(
-                other
-                    .rotate(&pending, &fetched, DataChange::Keep, now)
-                    .map(|_| ()),
-                Err(RejectReason::CorruptCutoff),
-                "{keep}"
-            );
+        // Found in `c:` or in `o:`, refreshes and rotations fail closed for every session of the
+        // user, the would-be kept one included, and keep the cookie (a corrupt cutoff is not a
+        // logout); so does a revokeOthers (nothing is written).
+        for key in [2, 4] {
+            let mut other = engine();
+            for cookie in [&mine, &laptop] {
+                let pending = expect_pending(other.validate(Some(cookie), now));
+                let mut values = store.reads(&pending);
+                values[key] = Some(stored.as_str());
+                let fetched = Fetched::from_reads(values);
+                assert_eq!(
+                    other.resume(&pending, &fetched, now).map(|_| ()),
+                    Err(RejectReason::CorruptCutoff),
+                    "{keep} at {key}"
+                );
+                assert_eq!(
+                    other
+                        .rotate(&pending, &fetched, DataChange::Keep, now)
+                        .map(|_| ()),
+                    Err(RejectReason::CorruptCutoff),
+                    "{keep} at {key}"
+                );
+                assert_eq!(
+                    other.revoke_others(&pending, &fetched, now).map(|_| ()),
+                    Err(RejectReason::CorruptCutoff),
+                    "{keep} at {key}"
+                );
+            }
+            assert!(!RejectReason::CorruptCutoff.clears_cookie());
+            // Nothing was learnt or remembered from it.
+            assert_eq!(other.revocations().counts(), (0, 0));
         }
-        assert!(!RejectReason::CorruptCutoff.clears_cookie());
-        // Nothing was learnt or remembered from it.
-        assert_eq!(other.revocations().counts(), (0, 0));
-        // The next revokeUser or revokeOthers replaces it with a readable cutoff.
+        // Given as the stored value, each kind of write replaces it with a readable cutoff in
+        // its own key.
         let (effects, _) =
             home.revoke_user_except("alice", Some(&lineage), Some(stored.as_str()), now);
+        assert_eq!(effects.puts[0].key, others_cutoff_key("alice"));
         assert_eq!(
             effects.puts[0].value.to_json(),
             cutoff_keeping(now + 1, now, &lineage)
         );
         let (effects, _) = engine().revoke_user("alice", Some(stored.as_str()), now);
+        assert_eq!(effects.puts[0].key, user_cutoff_key("alice"));
         assert_eq!(effects.puts[0].value.to_json(), cutoff(now + 1, now));
     }
-    // `"keep": null` is a cutoff without an exception: it refuses everyone, the caller included.
+    // `"keep": null` is a cutoff without an exception: it refuses everyone, the caller included,
+    // in `c:` and in `o:` alike.
     let stored = format!(r#"{{"v":2,"before":{},"at":{t},"keep":null}}"#, t + 1);
     assert_eq!(
         edge_session::Cutoff::decode(stored.as_str()).map(|c| c.keep),
         Ok(None)
     );
-    let mut other = engine();
-    let pending = expect_pending(other.validate(Some(&mine), now));
-    let [record, login, _, global] = store.reads(&pending);
-    assert_eq!(
-        other
-            .resume(
-                &pending,
-                &Fetched::new([record, login, Some(stored.as_str()), global]),
-                now
-            )
-            .map(|_| ()),
-        Err(RejectReason::Revoked)
-    );
+    for key in [2, 4] {
+        let mut other = engine();
+        let pending = expect_pending(other.validate(Some(&mine), now));
+        let mut values = store.reads(&pending);
+        values[key] = Some(stored.as_str());
+        assert_eq!(
+            other
+                .resume(&pending, &Fetched::from_reads(values), now)
+                .map(|_| ()),
+            Err(RejectReason::Revoked),
+            "at {key}"
+        );
+    }
     // Fields this version does not know are ignored; the exception still reads.
     let stored = format!(
         r#"{{"v":2,"before":{},"at":{t},"keep":"{text}","future":[1]}}"#,
@@ -2728,6 +2809,7 @@ fn revoke_others_refuses_a_caller_the_store_already_refuses() {
         store.get(&user_cutoff_key("alice")),
         Some(cutoff(T0 + 5_001, T0 + 5_000).as_str())
     );
+    assert_eq!(store.get(&others_cutoff_key("alice")), None);
     // Remembered: this isolate refuses the caller from then on.
     assert_eq!(
         expect_reject(lagging.validate(Some(&mine), t)),
@@ -2751,11 +2833,60 @@ fn revoke_others_refuses_a_caller_the_store_already_refuses() {
     // The login it kept may call it again: the exception moves to the new cutoff.
     assert_eq!(revoke_others(&mut engine(), &mut store, &mine, t), t + 1);
     assert_eq!(
-        store.get(&user_cutoff_key("alice")),
+        store.get(&others_cutoff_key("alice")),
         Some(cutoff_keeping(t + 1, t, &lineage).as_str())
     );
+    // A plain cutoff, an exception, or both, read fresh: the plain one refuses even the login
+    // the exception names (and an exception found in `c:` spares nobody, whatever wrote it).
+    let Devices {
+        store: fresh,
+        mine,
+        laptop,
+        lineage,
+        ..
+    } = devices(&home);
+    let plain = cutoff(T0 + 5_001, T0 + 5_000);
+    let kept = cutoff_keeping(T0 + 5_001, T0 + 5_000, &lineage);
+    for (what, cookie, user, others, reason) in [
+        (
+            "c: covers the kept login",
+            &mine,
+            Some(&plain),
+            Some(&kept),
+            Some(RejectReason::Revoked),
+        ),
+        (
+            "a keep found in c:",
+            &mine,
+            Some(&kept),
+            None,
+            Some(RejectReason::Revoked),
+        ),
+        (
+            "o: covers another login",
+            &laptop,
+            None,
+            Some(&kept),
+            Some(RejectReason::Revoked),
+        ),
+        ("o: keeps the caller", &mine, None, Some(&kept), None),
+    ] {
+        let mut isolate = engine();
+        let pending = isolate.authenticate(Some(cookie), t).unwrap();
+        let [record, login, _, global, _] = fresh.reads(&pending);
+        let values = [
+            record,
+            login,
+            user.map(String::as_str),
+            global,
+            others.map(String::as_str),
+        ];
+        let out = isolate.revoke_others(&pending, &Fetched::from_reads(values), t);
+        assert_eq!(out.map(|_| ()).err(), reason, "{what}");
+    }
 
-    // The caller's record tombstoned, its login ended, a global cutoff, a corrupt user cutoff.
+    // The caller's record tombstoned, its login ended, a global cutoff, a corrupt user or others
+    // cutoff.
     let Devices {
         store: fresh, mine, ..
     } = devices(&home);
@@ -2766,36 +2897,42 @@ fn revoke_others_refuses_a_caller_the_store_already_refuses() {
         .unwrap()
         .to_owned();
     let global = cutoff(T0 + 1, T0);
+    let (live, ended) = (Some(record.as_str()), Some(tombstone.as_str()));
     for (what, values, reason) in [
         (
             "record tombstoned",
-            [Some(tombstone.as_str()), None, None, None],
+            [ended, None, None, None, None],
             RejectReason::Revoked,
         ),
         (
             "login ended",
-            [Some(record.as_str()), Some(tombstone.as_str()), None, None],
+            [live, ended, None, None, None],
             RejectReason::Revoked,
         ),
         (
             "global cutoff",
-            [Some(record.as_str()), None, None, Some(global.as_str())],
+            [live, None, None, Some(global.as_str()), None],
             RejectReason::Revoked,
         ),
         (
             "corrupt user cutoff",
-            [Some(record.as_str()), None, Some("{"), None],
+            [live, None, Some("{"), None, None],
+            RejectReason::CorruptCutoff,
+        ),
+        (
+            "corrupt others cutoff",
+            [live, None, None, None, Some("{")],
             RejectReason::CorruptCutoff,
         ),
         // A record not visible here yet: the caller cannot be judged; try again.
         (
             "record not visible yet",
-            [None, None, None, None],
+            [None, None, None, None, None],
             RejectReason::StoreUnavailable,
         ),
     ] {
         let mut isolate = engine();
-        let out = isolate.revoke_others(&pending, &Fetched::new(values), t);
+        let out = isolate.revoke_others(&pending, &Fetched::from_reads(values), t);
         assert_eq!(out.map(|_| ()), Err(reason), "{what}");
     }
     // And a caller this isolate's memory refuses never gets that far.
@@ -2813,16 +2950,16 @@ fn revoke_others_refuses_a_caller_the_store_already_refuses() {
     );
 }
 
-/// The remaining `revokeOthers` limit without a hub, pinned (found by `tests/simulation.rs` with
-/// `SIM_KEEP=1`): KV has no compare-and-swap, and a location it has not reached yet (within P of
-/// a `revokeUser`) reads neither the user cutoff nor a tombstone. A session that the revokeUser
-/// covers but its listing missed (logged in just before) calls `revokeOthers` there within the
-/// bound: judged live from the stale reads, it writes a later cutoff with itself as the exception,
-/// which replaces the plain one (last write wins), and the session is accepted everywhere past the
-/// bound. (With a hub, the forced pull before `revokeOthers` brings the revokeUser's entry.) When
-/// this is fixed, the request past the bound changes to `Err(Revoked)`.
+/// The hole `tests/simulation.rs` found (`SIM_SEED=10490405670492481853`), closed: KV has no
+/// compare-and-swap, and a location it has not reached yet (within P of a `revokeUser`) reads
+/// neither the user cutoff nor a tombstone. A session that the revokeUser covers but its listing
+/// missed (logged in just before) calls `revokeOthers` there within the bound and, judged live
+/// from the stale reads, makes itself the exception. That exception goes to `o:`, apart from the
+/// plain cutoff in `c:`, which it can neither replace nor undo: past the bound the session is
+/// refused everywhere, its own isolate included, and so are its rotations and any further
+/// revokeOthers from it.
 #[test]
-fn known_limit_a_stale_read_lets_a_covered_session_make_itself_the_exception() {
+fn a_stale_read_revoke_others_cannot_undo_a_revoke_user() {
     let lagging = engine();
     let mut store = Store::default();
     // A session logged in just before the revocation: its index entry not listed yet.
@@ -2839,7 +2976,9 @@ fn known_limit_a_stale_read_lets_a_covered_session_make_itself_the_exception() {
     let (effects, _) = admin.revoke_user("alice", None::<&str>, t);
     store.apply(&effects);
     assert!(store.list(&admin.user_index_prefix("alice")).is_empty());
-    // Within the bound, at the lagging location.
+    let plain = cutoff(t + 1, t);
+    assert_eq!(store.get(&user_cutoff_key("alice")), Some(plain.as_str()));
+    // Within the bound, at the lagging location: judged live from what it read.
     let mut lagging = lagging;
     let now = t + 5_000;
     expect_valid(lagging.validate(Some(&stolen_cookie), now));
@@ -2847,23 +2986,119 @@ fn known_limit_a_stale_read_lets_a_covered_session_make_itself_the_exception() {
     let (effects, _) = lagging
         .revoke_others(&pending, &stale.fetched(&pending), now)
         .unwrap();
-    // Last write wins: the plain cutoff is replaced by one that spares the stolen login.
+    // The exception is written to `o:`; the plain cutoff stays as the revokeUser wrote it.
+    assert_eq!(effects.puts.len(), 1);
+    assert_eq!(effects.puts[0].key, others_cutoff_key("alice"));
     store.apply(&effects);
+    let lineage = record_of(&stolen).lineage;
+    assert_eq!(store.get(&user_cutoff_key("alice")), Some(plain.as_str()));
     assert_eq!(
-        store.get(&user_cutoff_key("alice")),
-        Some(cutoff_keeping(now + 1, now, &record_of(&stolen).lineage).as_str())
+        store.get(&others_cutoff_key("alice")),
+        Some(cutoff_keeping(now + 1, now, &lineage).as_str())
     );
-    // Past the bound (E + P + S after the revocation), another isolate accepts it.
+    // Past the bound (E + P + S after the revocation), every isolate refuses it from the store:
+    // a fresh one, the lagging one (whose memory holds only the exception), the admin's.
     let policy = *admin.policy();
     let past = t + policy.envelope_ttl_ms + edge_session::KV_PROPAGATION_MS + policy.clock_skew_ms;
+    for (what, isolate) in [
+        ("a fresh isolate", &mut engine()),
+        ("the lagging isolate", &mut lagging),
+        ("the admin's isolate", &mut admin),
+    ] {
+        assert_eq!(
+            request(isolate, &mut store, &stolen_cookie, past),
+            Err(RejectReason::Revoked),
+            "{what}"
+        );
+        assert_eq!(
+            expect_reject(isolate.validate(Some(&stolen_cookie), past + 1)),
+            RejectReason::Revoked,
+            "{what}"
+        );
+    }
+    // Nor can it rotate away or call revokeOthers again.
     let mut other = engine();
+    let pending = other.authenticate(Some(&stolen_cookie), past).unwrap();
+    let fetched = store.fetched(&pending);
+    assert_eq!(
+        other
+            .clone()
+            .rotate(&pending, &fetched, DataChange::Keep, past)
+            .map(|_| ()),
+        Err(RejectReason::Revoked)
+    );
+    assert_eq!(
+        other.revoke_others(&pending, &fetched, past).map(|_| ()),
+        Err(RejectReason::Revoked)
+    );
+    // A login after the revokeUser, of another lineage, is refused by the exception it did not
+    // get; one after both cutoffs is not.
+    let (between, between_cookie) = login(&engine(), "alice", t + 2_000);
+    let (after, after_cookie) = login(&engine(), "alice", now + 1);
+    store.apply(&between.effects);
+    store.apply(&after.effects);
+    let later = now + 61_000;
+    assert_eq!(
+        request(&mut engine(), &mut store, &between_cookie, later),
+        Err(RejectReason::Revoked)
+    );
+    request(&mut engine(), &mut store, &after_cookie, later).unwrap();
+}
+
+/// The limit that remains without the hub (`tests/simulation.rs` exempts exactly this case, as
+/// `others_race_exempted`; SECURITY.md), pinned: KV has no compare-and-swap, so of two
+/// `revokeOthers` from different logins of one user, the later `o:` write replaces the earlier
+/// one when its read did not return it (both read before either wrote, or, as here, the later one
+/// read at a location the earlier write had not reached yet). Its caller, covered by the earlier
+/// cutoff, was judged live from what it read, and its login is spared for good when no tombstone
+/// refuses it (the earlier listing missed it). A plain `revokeUser` is not affected (the test
+/// above). With a hub, the forced pull before `revokeOthers` brings the earlier entry unless the
+/// two calls overlap. When this is fixed, the request past the bound changes to `Err(Revoked)`.
+#[test]
+fn known_limit_of_two_racing_revoke_others_the_last_writers_exception_wins() {
+    let mut home = engine();
+    let Devices {
+        mut store, mine, ..
+    } = devices(&home);
+    // The laptop logged in just before: its record is stored, its index entry not listed yet.
+    let (laptop, laptop_cookie) = login(&engine(), "alice", T0 + 4_000);
+    store.apply(&edge_session::Effects {
+        puts: vec![laptop.effects.puts[0].clone()],
+        deletes: Vec::new(),
+    });
+    // What a lagging location reads: the laptop's record, no cutoff yet.
+    let stale = Store {
+        values: store.values.clone(),
+        ..Store::default()
+    };
+    let t = T0 + 10_000;
+    revoke_others(&mut home, &mut store, &mine, t);
+    // Within the bound, the laptop calls it too at the lagging location.
+    let now = t + 1_000;
+    let mut lagging = engine();
+    let pending = lagging.authenticate(Some(&laptop_cookie), now).unwrap();
+    let (effects, _) = lagging
+        .revoke_others(&pending, &stale.fetched(&pending), now)
+        .unwrap();
+    store.apply(&effects);
+    assert_eq!(
+        store.get(&others_cutoff_key("alice")),
+        Some(cutoff_keeping(now + 1, now, &record_of(&laptop).lineage).as_str())
+    );
+    let policy = *home.policy();
+    let past = t + policy.envelope_ttl_ms + edge_session::KV_PROPAGATION_MS + policy.clock_skew_ms;
     assert!(
-        request(&mut other, &mut store, &stolen_cookie, past).is_ok(),
+        request(&mut engine(), &mut store, &laptop_cookie, past).is_ok(),
         "known limit fixed? make this Err(Revoked)"
     );
-    // Only the admin's own isolate still refuses it (memory), while it remembers.
+    // The first caller's login is covered by the later cutoff, and refused.
     assert_eq!(
-        expect_reject(admin.validate(Some(&stolen_cookie), past)),
+        request(&mut engine(), &mut store, &mine, past),
+        Err(RejectReason::Revoked)
+    );
+    // The first caller's isolate still refuses the laptop (memory), while it remembers.
+    assert_eq!(
+        expect_reject(home.validate(Some(&laptop_cookie), past)),
         RejectReason::Revoked
     );
 }
@@ -2953,15 +3188,13 @@ fn a_hub_user_entry_keeps_the_callers_login_on_the_fast_path() {
     }
 }
 
-/// A limit of the in-memory merge, pinned: an isolate that pulls a plain user cutoff and then a
-/// later `revokeOthers` entry from a login the first one covered spares that login again (a later
-/// cutoff replaces the exception, forgetting that the earlier one refused every login). Since
-/// `revokeOthers` pulls the hub first, such a pair arises only when the two calls overlap (the
-/// revokeUser's entry appended after the revokeOthers pulled), the documented no-compare-and-swap
-/// race; the stored cutoff then also keeps the later writer's exception. The safe merge would keep
-/// the earlier cutoff as a floor for every login, and this test would then change to `Revoked`.
+/// The in-memory merge keeps plain cutoffs and exceptions apart, as the store does (`c:`, `o:`):
+/// an isolate that pulls a plain user entry and a later `revokeOthers` entry from a login the
+/// first one covered (the two calls overlapped: the revokeUser's entry appended after the
+/// revokeOthers pulled) keeps refusing that login up to the plain cutoff, in either order. The
+/// exception spares its login only from the plain cutoff up to its own.
 #[test]
-fn known_limit_a_later_hub_exception_spares_a_login_an_earlier_entry_refused() {
+fn a_later_hub_exception_never_spares_a_login_an_earlier_plain_entry_refused() {
     let home = engine();
     let Devices {
         mine,
@@ -2972,31 +3205,52 @@ fn known_limit_a_later_hub_exception_spares_a_login_an_earlier_entry_refused() {
     let t = T0 + 10_000;
     let plain = user_entry(&home, t + 1, None, t);
     let others = user_entry(&home, t + 2_001, Some(lineage.text()), t + 2_000);
+    // A login between the two cutoffs.
+    let (_, between) = login(&home, "alice", t + 1_000);
+    for (first, second) in [(&plain, &others), (&others, &plain)] {
+        let mut follower = engine();
+        follower.follow_hub(1_000);
+        follower.hub_claim(t, false);
+        assert_eq!(
+            follower.hub_apply(hub_page(std::slice::from_ref(first)).as_str(), t),
+            Ok(false)
+        );
+        follower.hub_claim(t + 3_000, false);
+        assert_eq!(
+            follower.hub_apply(
+                hub_page(&[first.clone(), second.clone()]).as_str(),
+                t + 3_000
+            ),
+            Ok(false)
+        );
+        for (what, cookie) in [
+            ("the kept login, below the plain cutoff", &mine),
+            ("another login", &laptop),
+            ("a login between the two, not kept", &between),
+        ] {
+            assert_eq!(
+                expect_reject(follower.validate(Some(cookie), t + 3_000)),
+                RejectReason::Revoked,
+                "{what}, {:?} first",
+                first.revocation
+            );
+        }
+    }
+    // The exception alone spares its login; below a plain cutoff nothing is spared.
     let mut follower = engine();
     follower.follow_hub(1_000);
     follower.hub_claim(t, false);
     assert_eq!(
-        follower.hub_apply(hub_page(std::slice::from_ref(&plain)).as_str(), t),
+        follower.hub_apply(hub_page(std::slice::from_ref(&others)).as_str(), t),
         Ok(false)
     );
-    assert_eq!(
-        expect_reject(follower.validate(Some(&mine), t + 1)),
-        RejectReason::Revoked
-    );
+    expect_valid(follower.validate(Some(&mine), t + 1));
+    let early = user_entry(&home, T0, None, t + 2_500);
     follower.hub_claim(t + 3_000, false);
     assert_eq!(
-        follower.hub_apply(hub_page(&[plain, others]).as_str(), t + 3_000),
+        follower.hub_apply(hub_page(&[others, early]).as_str(), t + 3_000),
         Ok(false)
     );
-    assert_eq!(
-        expect_reject(follower.validate(Some(&laptop), t + 3_000)),
-        RejectReason::Revoked
-    );
-    assert!(
-        matches!(
-            follower.validate(Some(&mine), t + 3_000),
-            Decision::Valid(_)
-        ),
-        "known limit fixed? make this Revoked"
-    );
+    // A plain cutoff at T0 covers nothing (created_at T0 is not before it): still spared.
+    expect_valid(follower.validate(Some(&mine), t + 3_000));
 }

@@ -12,8 +12,11 @@
 //! (add `-- --nocapture`). `SIM_EXEMPT=a,b` switches off the checks of known issues, for
 //! diagnosis only (see [`Ctx`]); by default every property below is checked in full, except
 //! for two documented limits of KV without compare-and-swap: overlapping user cutoff writes
-//! (`SIM_RACES=1` lets them happen) and a `revokeOthers` judged from a stale read by a session a
-//! user cutoff already covers (`SIM_KEEP=1` checks it; see `Ctx::exempt_keep_limit`).
+//! (`SIM_RACES=1` lets them happen) and, of two `revokeOthers` of one user, a later `o:` write
+//! whose read missed the earlier one (`SIM_OTHERS_RACE=1` checks it; see
+//! `Ctx::exempt_others_race`). A `revokeOthers` judged from a stale read can no longer undo a
+//! `revokeUser`: the exception goes to `o:`, apart from the plain cutoff in `c:`, and nothing
+//! excuses an acceptance a revokeUser's cover refuses.
 //!
 //! # The KV model
 //!
@@ -29,7 +32,8 @@
 //! - Values and metadata are stored as JSON text (`Value::to_json`) and handed back as `&str`.
 //! - Faulty schedules (half): any get, put, delete or list fails with a per-schedule probability
 //!   (5-25 %); a failed put or delete has actually landed half of the time (a timeout after the
-//!   write). An operator may also write garbage into a user's cutoff key (`corrupt_cutoff`).
+//!   write). An operator may also write garbage into one of a user's cutoff keys, `c:` or `o:`
+//!   (`corrupt_cutoff`).
 //!
 //! # The world and the scheduler
 //!
@@ -42,18 +46,20 @@
 //!   revokeUser; revokeOthers (a client's latest cookie, at its usual isolate or another one);
 //!   revokeIssuedBefore (isolate 0 only, T = now minus up to 3 min); a deploy or
 //!   restart (a new isolate in the slot: its in-memory revocations are lost, its in-flight
-//!   operations too); in faulty schedules, garbage in a user cutoff.
+//!   operations too); in faulty schedules, garbage in a user's `c:` or `o:` cutoff.
 //! - Read-then-write operations (refresh, rotate, update, revokeSession, revokeUser,
 //!   revokeOthers, revokeIssuedBefore) are split: the read step reads the store at the request's
 //!   `now`; the write step (the engine call that judges what was read, then the writes) comes
 //!   later. revokeOthers, as in `core.js`, authenticates the request's cookie (memory only) and
-//!   reads what its pending names (record, login tombstone, both cutoffs); its write step
-//!   authenticates the cookie again, lets the core judge it against those reads as a rotation
-//!   is judged (a caller the cutoff read refuses must be refused: checked), writes the cutoff
-//!   that keeps the caller's login, lists the user's index and ends the rest. One isolate runs
-//!   its revokeUser,
-//!   revokeOthers and revokeIssuedBefore calls one at a time; by default no two cutoff writes
-//!   for one user are in flight at once anywhere. As in
+//!   reads what its pending names (record, login tombstone, the user's plain cutoff `c:`, the
+//!   global cutoff, the user's "other sessions" cutoff `o:`); its write step authenticates the
+//!   cookie again, lets the core judge it against those reads as a rotation is judged (a caller
+//!   a cutoff read refuses must be refused: checked; `c:` spares nobody, `o:` its kept login),
+//!   writes the `o:` cutoff that keeps the caller's login (never `c:`: checked), lists the
+//!   user's index and ends the rest. revokeUser reads and writes `c:` only. One isolate runs its
+//!   revokeUser, revokeOthers and revokeIssuedBefore calls one at a time; by default no two
+//!   cutoff writes for one user are in flight at once anywhere (a later one may still read at a
+//!   location an earlier write has not reached). As in
 //!   `core.js` the engine is given the request's `now` throughout. The JS driver gives every store
 //!   call a deadline (`storeTimeoutMs`, default 5 s), so a write step comes at most
 //!   [`MAX_IN_FLIGHT_MS`] (a read and then a write) after its request started: a clock advance
@@ -75,8 +81,9 @@
 //!    session live, counts as accepting). Coverage: destroy → that handle; rotate/update → the
 //!    old handle; revokeSession returning a revocation → that handle; revokeUser → every session
 //!    of the user created before the cutoff written (≥ the request's now + 1, so including a login
-//!    in the same millisecond, and rotated descendants, which keep `created_at`); revokeOthers →
-//!    the same, except every session of the caller's login (its rotations included);
+//!    in the same millisecond, and rotated descendants, which keep `created_at`), whatever
+//!    exception any revokeOthers wrote before or after; revokeOthers → the same, except every
+//!    session of the caller's login (its rotations included);
 //!    revokeIssuedBefore → every session created before the cutoff written (or already stored).
 //! 2. No resurrection. Once an isolate (one incarnation of it: a restarted isolate has lost its
 //!    memory) has refused a session with `revoked` or `rotated`, or with `session_not_found` after
@@ -91,9 +98,9 @@
 //!    in the same millisecond as a revokeUser may be refused: the safe side), a revokeOthers for
 //!    the same except the caller's login. So the kept login is never refused because of its
 //!    revokeOthers, on the fast path or at a refresh anywhere (wind-down probes it past the
-//!    bound); only another revocation covering it (two revokeOthers with different exceptions in
-//!    the same millisecond spare neither in memory, and each covers the other's login) excuses a
-//!    refusal.
+//!    bound); only another revocation covering it (a later revokeOthers from another login
+//!    covers it; two with different exceptions in the same millisecond spare neither in memory,
+//!    and each covers the other's login) excuses a refusal.
 //! 4. A store failure never clears a cookie. Whenever a validate, refresh or rotate answers
 //!    `store_unavailable` or `corrupt_cutoff`, the reason does not clear the cookie and the client
 //!    keeps it.
@@ -102,8 +109,9 @@
 //!    for 2 and later decisions on them, healthy checks for 3, store failures seen by 4, records
 //!    read stale, rotations whose new session landed after a revocation covering it, list
 //!    omissions, injected faults and failed writes that landed, completed key rotations, every
-//!    kind of successful revocation, healthy checks of logins a revokeOthers kept and decisions
-//!    past the bound on sessions a revokeOthers covers.
+//!    kind of successful revocation, healthy checks of logins a revokeOthers kept, decisions
+//!    past the bound on sessions a revokeOthers covers, and revokeOthers callers judged live from
+//!    a read that missed a revokeUser covering them.
 
 #![allow(
     clippy::unwrap_used,
@@ -117,9 +125,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use edge_session::{
-    base64url, user_cutoff_key, user_index_prefix, CookieConfig, DataChange, Decision, Effects,
-    Ended, Engine, Fetched, IndexEntry, KeyRing, Lineage, Pending, Policy, RecordState,
-    RejectReason, Session, SessionData, SessionHandle, Value, GLOBAL_CUTOFF_KEY, KV_PROPAGATION_MS,
+    base64url, others_cutoff_key, user_cutoff_key, user_index_prefix, CookieConfig, DataChange,
+    Decision, Effects, Ended, Engine, Fetched, IndexEntry, KeyRing, Lineage, Pending, Policy,
+    RecordState, RejectReason, Session, SessionData, SessionHandle, Value, GLOBAL_CUTOFF_KEY,
+    KV_PROPAGATION_MS,
 };
 
 /// KV propagation bound.
@@ -190,6 +199,8 @@ struct Entry {
 struct Write {
     /// Write time (unix ms).
     at: u64,
+    /// The KV's write counter (1, 2, ...): orders writes, and names one.
+    seq: u64,
     /// When each location starts to see it.
     visible: [u64; LOCATIONS],
     /// `None` for a delete.
@@ -248,6 +259,7 @@ impl Kv {
             .writes
             .push(Write {
                 at: now,
+                seq,
                 visible,
                 entry,
             });
@@ -256,6 +268,21 @@ impl Kv {
     /// What a read at `loc` returns.
     fn get(&self, loc: usize, now: u64, key: &str) -> Option<&Entry> {
         live(self.keys.get(key)?.latest_visible(loc, now)?, now)
+    }
+
+    /// The sequence number of the write a read of `key` at `loc` returns (0 when none).
+    fn visible_seq(&self, loc: usize, now: u64, key: &str) -> u64 {
+        self.keys
+            .get(key)
+            .and_then(|h| h.latest_visible(loc, now))
+            .map_or(0, |w| w.seq)
+    }
+
+    /// The sequence number of the latest write of `key` when it is later than `after`: a write
+    /// that just landed.
+    fn written_since(&self, key: &str, after: u64) -> Option<u64> {
+        let seq = self.keys.get(key)?.writes.last()?.seq;
+        (seq > after).then_some(seq)
     }
 
     /// The latest write anywhere (what every location will see once it propagated).
@@ -330,7 +357,7 @@ struct Stats {
     faults: u64,
     /// Failed writes that landed anyway.
     failed_but_landed: u64,
-    /// Garbage written into a user cutoff.
+    /// Garbage written into a user's `c:` or `o:` cutoff.
     garbage_cutoffs: u64,
     /// Schedules that completed a planned key rotation (old key dropped).
     key_rotations: u64,
@@ -349,12 +376,15 @@ struct Stats {
     spared_checks: u64,
     /// Property 1: decisions at ≥ t + B on a session a successful revokeOthers covers.
     others_probed_after_bound: u64,
-    /// revokeOthers calls whose caller the user cutoff they read already refused (the core must
-    /// refuse them).
+    /// revokeOthers calls whose caller a user cutoff they read (`c:` or `o:`) already refused
+    /// (the core must refuse them).
     covered_callers: u64,
-    /// Acceptances properties 1 or 2 would have refused but for the documented revokeOthers
-    /// limit (see `Ctx::exempt_keep_limit`).
-    keep_limit_exempted: u64,
+    /// revokeOthers calls judged live (their read missed it) whose caller a revokeUser covers:
+    /// property 1 holds the revokeUser against them.
+    stale_callers: u64,
+    /// Acceptances properties 1 or 2 would have refused but for two racing revokeOthers (see
+    /// `Ctx::exempt_others_race`).
+    others_race_exempted: u64,
     failed_operations: u64,
     /// Property 3 refusals exempted by `SIM_EXEMPT_UNPROPAGATED` (record not visible yet).
     unpropagated_refusals: u64,
@@ -397,7 +427,8 @@ impl Stats {
             spared_checks,
             others_probed_after_bound,
             covered_callers,
-            keep_limit_exempted,
+            stale_callers,
+            others_race_exempted,
             failed_operations,
             unpropagated_refusals,
             ended_after_cutoff
@@ -405,7 +436,7 @@ impl Stats {
     }
 
     /// The counters that must be non-zero over a full run (property 5).
-    fn vacuity(&self) -> [(&'static str, u64); 20] {
+    fn vacuity(&self) -> [(&'static str, u64); 21] {
         [
             ("probed_after_bound", self.probed_after_bound),
             ("resurrection_refusals", self.resurrection_refusals),
@@ -430,12 +461,13 @@ impl Stats {
             ("ok_revoke_issued_before", self.ok_revoke_issued_before),
             ("spared_checks", self.spared_checks),
             ("others_probed_after_bound", self.others_probed_after_bound),
+            ("stale_callers", self.stale_callers),
         ]
     }
 
     fn summary(&self) -> String {
         let mut s = format!(
-            "schedules={} (faulty {}) steps={} decisions={} accepted={} failed_ops={} aborted={} replacements={} landed_failures={} garbage_cutoffs={} unpropagated_refusals={} ended_after_cutoff={} covered_callers={} keep_limit_exempted={}",
+            "schedules={} (faulty {}) steps={} decisions={} accepted={} failed_ops={} aborted={} replacements={} landed_failures={} garbage_cutoffs={} unpropagated_refusals={} ended_after_cutoff={} covered_callers={} others_race_exempted={}",
             self.schedules,
             self.faulty_schedules,
             self.steps,
@@ -449,7 +481,7 @@ impl Stats {
             self.unpropagated_refusals,
             self.ended_after_cutoff,
             self.covered_callers,
-            self.keep_limit_exempted,
+            self.others_race_exempted,
         );
         for (name, value) in self.vacuity() {
             s.push_str(&format!(" {name}={value}"));
@@ -483,17 +515,21 @@ struct Ctx {
     exempt_fastpath: bool,
     /// `SIM_EXEMPT=userrace`: never two revokeUser of one user in flight at once.
     exempt_userrace: bool,
-    /// The `revokeOthers` limit of KV without compare-and-swap (ARCHITECTURE.md, "`revokeOthers`";
-    /// SECURITY.md): the core judges the caller against what it read, but a location KV has not
-    /// reached yet (within P of a user cutoff write) reads neither that cutoff nor a tombstone,
-    /// and the stored cutoff keeps only the latest writer's exception. So a session that a user
-    /// cutoff already covers can, within the bound, call `revokeOthers` there and become the
-    /// exception for good (when no tombstone refuses it: the listing missed it, or it rotated
-    /// from a stale record). By default properties 1 and 2 do not hold a user cutoff against a
-    /// login that later made itself the exception of a cutoff at least as late (counted as
-    /// `keep_limit_exempted`); `SIM_KEEP=1` checks them in full, to see the limit (e.g.
-    /// `SIM_KEEP=1 SIM_SEED=10490405670492481853`).
-    exempt_keep_limit: bool,
+    /// The one remaining limit of "log out my other sessions" without the hub (SECURITY.md): KV
+    /// has no compare-and-swap, so of two revokeOthers of one user from different logins, the
+    /// later `o:` write replaces the earlier one when its read did not return it (both read
+    /// before either wrote, or the later one read at a location the earlier write had not
+    /// reached, within P). The later caller was judged live from what it read although the
+    /// earlier cutoff covers it, and its login is spared for good if no tombstone refuses it
+    /// (the earlier listing missed it). By default property 1 does not hold the earlier
+    /// revokeOthers against exactly such a login, nor property 2 a refusal of it that read the
+    /// earlier cutoff followed by an acceptance that read the later one, when nothing but such
+    /// revokeOthers was attempted on it (`Sim::lost_update`; counted as `others_race_exempted`).
+    /// Every other cover, a revokeUser's above all, is checked in full. The default schedules
+    /// never overlap two cutoff writes of one user, so what they exempt is the stale-read form
+    /// (e.g. `SIM_OTHERS_RACE=1 SIM_SEED=10775080263804572741`). `SIM_OTHERS_RACE=1` checks it
+    /// too, to see the limit.
+    exempt_others_race: bool,
     /// The exemptions in force, for the summary line.
     exempt: Vec<String>,
 }
@@ -530,7 +566,7 @@ impl Ctx {
             // `SIM_RACES=1` lets them overlap, to see the limit.
             exempt_userrace: std::env::var("SIM_RACES").map_or(true, |v| v != "1")
                 || exempt.iter().any(|e| e == "userrace"),
-            exempt_keep_limit: std::env::var("SIM_KEEP").map_or(true, |v| v != "1"),
+            exempt_others_race: std::env::var("SIM_OTHERS_RACE").map_or(true, |v| v != "1"),
             exempt,
         }
     }
@@ -627,6 +663,19 @@ struct Revocation {
     done_step: u64,
 }
 
+/// A revokeOthers's `o:` write (see `Sim::lost_update`).
+#[derive(Clone, Debug)]
+struct OthersWrite {
+    user: String,
+    before: u64,
+    /// The simulation's lineage number of the login it keeps.
+    keep: usize,
+    /// The KV sequence number of the `o:` write its read returned (0: none).
+    saw: u64,
+    /// The KV sequence number of its own `o:` write, when it landed.
+    wrote: Option<u64>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Who {
     Client(usize),
@@ -674,12 +723,14 @@ enum OpKind {
     },
     /// `revokeOthers(request)`: the caller's cookie was authenticated and the keys its pending
     /// names read; the write half authenticates it again, judges it against what was read, and
-    /// writes the cutoff that keeps its login.
+    /// writes the `o:` cutoff that keeps its login.
     RevokeOthers {
         client: usize,
         cookie: usize,
         user: String,
         values: Vec<Option<String>>,
+        /// The KV sequence number of the `o:` write the read returned (0: none).
+        saw: u64,
         must_accept: bool,
     },
     RevokeIssuedBefore {
@@ -742,10 +793,15 @@ fn cutoff_written(effects: &Effects, stored: Option<&str>) -> u64 {
     }
 }
 
+/// Where the user's plain cutoff (`c:`) and "other sessions" cutoff (`o:`) are among the values
+/// read for a pending ([`Pending::reads`]).
+const READ_USER: usize = 2;
+const READ_OTHERS: usize = 4;
+
 /// The values read for a pending, in its order, as the core takes them.
 fn fetched(values: &[Option<String>]) -> Fetched<'_, str> {
     let values: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
-    Fetched::new(values.try_into().expect("one value per key read"))
+    Fetched::from_reads(values.try_into().expect("one value per key read"))
 }
 
 /// What the simulation remembers of a cookie it handed out.
@@ -792,6 +848,8 @@ struct Sim<'c> {
     lineages: usize,
     successful: Vec<Revocation>,
     attempted: Vec<Cover>,
+    /// Every revokeOthers that reached its write: what its `o:` read saw and what it wrote.
+    others_writes: Vec<OthersWrite>,
     /// (incarnation, handle) → step of the first revocation-class refusal (property 2).
     refusals: BTreeMap<(usize, SessionHandle), u64>,
     pending: Vec<Op>,
@@ -834,6 +892,7 @@ impl<'c> Sim<'c> {
             lineages: 0,
             successful: Vec::new(),
             attempted: Vec::new(),
+            others_writes: Vec::new(),
             refusals: BTreeMap::new(),
             pending: Vec::new(),
             phase_target: 0,
@@ -1005,30 +1064,27 @@ impl<'c> Sim<'c> {
         self.attempted.iter().any(|a| a.covers(c))
     }
 
-    /// The documented revokeOthers limit: whether `c`'s login made itself the exception of a
-    /// user cutoff (attempted) at least as late as `before`.
-    fn kept_since(&self, c: &CookieRec, before: u64) -> bool {
-        self.attempted.iter().any(|a| {
-            matches!(a, Cover::UserExcept(u, b, keep)
-                if *u == c.user && *b >= before && *keep == c.lineage)
-        })
-    }
-
-    /// Whether the documented revokeOthers limit explains a refusal of `c` followed by an
-    /// acceptance (property 2): only user cutoffs were attempted on it (no logout, rotation,
-    /// revokeSession or global cutoff), and its login made itself the exception of a cutoff at
-    /// least as late as every one of them.
-    fn keep_limit_excuses(&self, c: &CookieRec) -> bool {
-        let mut latest = None;
-        for a in self.attempted.iter().filter(|a| a.covers(c)) {
-            match a {
-                Cover::User(_, before) | Cover::UserExcept(_, before, _) => {
-                    latest = latest.max(Some(*before));
-                }
-                _ => return false,
-            }
-        }
-        latest.is_some_and(|before| self.kept_since(c, before))
+    /// The one remaining limit of KV without compare-and-swap for "log out my other sessions"
+    /// (`Ctx::exempt_others_race`): whether `cover` is a revokeOthers A whose `o:` write landed
+    /// and was then overwritten by a revokeOthers B keeping `c`'s login whose own `o:` read did
+    /// not return A's write (B read before A wrote, or at a location A's write had not reached).
+    /// A revokeUser (`c:`) is never excused.
+    fn lost_update(&self, c: &CookieRec, cover: &Cover) -> bool {
+        let Cover::UserExcept(user, before, keep) = cover else {
+            return false;
+        };
+        self.others_writes
+            .iter()
+            .filter(|a| a.user == *user && a.before == *before && a.keep == *keep)
+            .filter_map(|a| a.wrote)
+            .any(|a| {
+                self.others_writes.iter().any(|b| {
+                    b.user == c.user
+                        && b.keep == c.lineage
+                        && b.saw < a
+                        && b.wrote.is_some_and(|b| b > a)
+                })
+            })
     }
 
     /// Whether an attempted revokeOthers would cover `c` but for the login it keeps.
@@ -1095,25 +1151,20 @@ impl<'c> Sim<'c> {
         }
         self.note_probe(&c, now);
         let bound = self.ctx.bound();
-        let limit = |r: &Revocation| match r.cover {
-            Cover::User(_, before) | Cover::UserExcept(_, before, _) => {
-                self.ctx.exempt_keep_limit && self.kept_since(&c, before)
-            }
-            _ => false,
-        };
         let after_bound = |r: &&Revocation| now >= r.done_at + bound && r.cover.covers(&c);
-        let exempted = self.successful.iter().filter(after_bound).any(limit);
+        let raced = |r: &Revocation| self.ctx.exempt_others_race && self.lost_update(&c, &r.cover);
+        let exempted = self.successful.iter().filter(after_bound).any(raced);
         let culprit = self
             .successful
             .iter()
             .filter(after_bound)
-            .find(|r| !limit(r))
+            .find(|r| !raced(r))
             .cloned();
         if exempted && culprit.is_none() {
-            self.stats.keep_limit_exempted += 1;
+            self.stats.others_race_exempted += 1;
             trace!(
                 self,
-                "  (exempt: the documented revokeOthers limit, its login made itself the exception)"
+                "  (exempt: two revokeOthers raced on o:, the later writer's read missed the earlier write)"
             );
         }
         if let Some(r) = culprit {
@@ -1138,12 +1189,18 @@ impl<'c> Sim<'c> {
             .filter(|_| checked)
         {
             self.stats.resurrection_probes += 1;
-            let limit = self.ctx.exempt_keep_limit && self.keep_limit_excuses(&c);
-            if start_step > refused_at && limit {
-                self.stats.keep_limit_exempted += 1;
+            // The same lost update: every revocation attempted on it is a revokeOthers whose
+            // `o:` a racing one keeping its login replaced (the refusal read the first, the
+            // acceptance the second, once the memory of the refusal had lapsed).
+            let mut covers = self.attempted.iter().filter(|a| a.covers(&c)).peekable();
+            let raced = self.ctx.exempt_others_race
+                && covers.peek().is_some()
+                && covers.all(|a| self.lost_update(&c, a));
+            if start_step > refused_at && raced {
+                self.stats.others_race_exempted += 1;
                 trace!(
                     self,
-                    "  (exempt: the documented revokeOthers limit, its login made itself the exception)"
+                    "  (exempt: two revokeOthers raced on o:, the later writer's read missed the earlier write)"
                 );
             } else if start_step > refused_at {
                 return Err(self.violation(format!(
@@ -1557,7 +1614,8 @@ impl<'c> Sim<'c> {
 
     /// `revokeOthers(request)`: the read half. As core.js: the request's cookie is authenticated
     /// (this isolate's memory, no store read), then, one cutoff write at a time per isolate, the
-    /// four keys its pending names (record, login tombstone, user and global cutoffs) are read.
+    /// five keys its pending names (record, login tombstone, user, global and "other sessions"
+    /// cutoffs) are read.
     fn revoke_others_start(&mut self, slot: usize, client: usize) -> Res {
         let Some(cookie) = self.clients[client].cookie else {
             return Ok(());
@@ -1589,6 +1647,7 @@ impl<'c> Sim<'c> {
             self.stats.failed_operations += 1;
             return Ok(());
         };
+        let saw = self.kv.visible_seq(loc, now, &others_cutoff_key(&c.user));
         self.pending.push(Op {
             slot,
             incarnation: self.isolates[slot].incarnation,
@@ -1599,6 +1658,7 @@ impl<'c> Sim<'c> {
                 cookie,
                 user: c.user,
                 values,
+                saw,
                 must_accept,
             },
         });
@@ -1884,6 +1944,10 @@ impl<'c> Sim<'c> {
                     self.isolates[slot]
                         .engine
                         .revoke_user(&user, stored.as_deref(), now);
+                assert_eq!(
+                    effects.puts.iter().map(|p| &p.key).collect::<Vec<_>>(),
+                    [&user_cutoff_key(&user)]
+                );
                 let before = cutoff_written(&effects, stored.as_deref());
                 self.attempted.push(Cover::User(user.clone(), before));
                 trace!(
@@ -1908,6 +1972,7 @@ impl<'c> Sim<'c> {
                 cookie,
                 user,
                 values,
+                saw,
                 must_accept,
             } => {
                 // `engine.revokeOthers(cookieHeaderOf(request), values, now)`: the request's own
@@ -1927,15 +1992,19 @@ impl<'c> Sim<'c> {
                     }
                 };
                 let keep = *pending.lineage();
-                // Whether the user cutoff read already refuses the caller: then the core must
+                // Whether a user cutoff read already refuses the caller: then the core must
                 // refuse the call (a session a revocation ended must not make itself the
-                // exception).
-                let covered = values[2]
-                    .as_deref()
-                    .and_then(|s| edge_session::Cutoff::decode(s).ok())
-                    .is_some_and(|s| {
-                        pending.session().created_at < s.before && s.keep != Some(keep)
-                    });
+                // exception). The plain cutoff (`c:`) spares nobody; the others cutoff (`o:`)
+                // spares its kept login.
+                let created_at = pending.session().created_at;
+                let read = |i: usize| {
+                    values[i]
+                        .as_deref()
+                        .and_then(|s| edge_session::Cutoff::decode(s).ok())
+                };
+                let covered = read(READ_USER).is_some_and(|c| created_at < c.before)
+                    || read(READ_OTHERS)
+                        .is_some_and(|o| created_at < o.before && o.keep != Some(keep));
                 self.stats.covered_callers += u64::from(covered);
                 let judged =
                     self.isolates[slot]
@@ -1950,13 +2019,32 @@ impl<'c> Sim<'c> {
                 };
                 if covered {
                     return Err(self.violation(format!(
-                        "revokeOthers: isolate {slot} accepted the caller (cookie #{cookie}) although the user cutoff it read ({}) refuses it",
-                        describe(values[2].as_deref())
+                        "revokeOthers: isolate {slot} accepted the caller (cookie #{cookie}) although a user cutoff it read (c: {}, o: {}) refuses it",
+                        describe(values[READ_USER].as_deref()),
+                        describe(values[READ_OTHERS].as_deref())
                     )));
                 }
-                // The core judged the caller live.
+                // The core judged the caller live; it writes the others cutoff, never `c:`.
                 self.accepted(slot, cookie, &pending.session(), now, start_step, false)?;
-                let before = cutoff_written(&effects, values[2].as_deref());
+                // A caller a revokeUser covers, judged live because its read missed the cutoff:
+                // the hole the split keys close (property 1 holds the revokeUser against it).
+                let c = &self.cookies[cookie];
+                let stale_caller = self
+                    .attempted
+                    .iter()
+                    .any(|a| matches!(a, Cover::User(..)) && a.covers(c));
+                self.stats.stale_callers += u64::from(stale_caller);
+                if stale_caller {
+                    trace!(
+                        self,
+                        "  (a revokeUser covers the caller; its read missed the cutoff)"
+                    );
+                }
+                assert_eq!(
+                    effects.puts.iter().map(|p| &p.key).collect::<Vec<_>>(),
+                    [&others_cutoff_key(&user)]
+                );
+                let before = cutoff_written(&effects, values[READ_OTHERS].as_deref());
                 let cover = Cover::UserExcept(user.clone(), before, lineage);
                 // The kept login is not covered: property 3 still demands it be accepted.
                 self.attempted.push(cover.clone());
@@ -1966,8 +2054,18 @@ impl<'c> Sim<'c> {
                     rel(now),
                     rel(before)
                 );
-                let ok = self.apply(loc, &effects)
-                    && self.end_listed(slot, now, &user, before, Some(&keep));
+                let key = others_cutoff_key(&user);
+                let seq = self.kv.seq;
+                let put = self.apply(loc, &effects);
+                let wrote = self.kv.written_since(&key, seq);
+                self.others_writes.push(OthersWrite {
+                    user: user.clone(),
+                    before,
+                    keep: lineage,
+                    saw,
+                    wrote,
+                });
+                let ok = put && self.end_listed(slot, now, &user, before, Some(&keep));
                 if ok {
                     self.stats.ok_revoke_others += 1;
                     self.success("revokeOthers", cover);
@@ -2157,17 +2255,27 @@ impl<'c> Sim<'c> {
             (95, _) => self.revoke_issued_before_start()?,
             (96..=98, _) => self.deploy(),
             (99, _) if self.faulty => {
-                // An operator writes garbage into a user's cutoff: refreshes fail closed
-                // (corrupt_cutoff) until a revokeUser replaces it.
+                // An operator writes garbage into one of a user's cutoffs: refreshes fail closed
+                // (corrupt_cutoff) until a revokeUser replaces `c:` (a garbage `o:` stays: a
+                // revokeOthers judging its caller against it fails closed too).
                 let user = self.users[self.rng.pick(self.users.len())].clone();
                 let loc = self.rng.pick(LOCATIONS);
+                let key = if self.rng.chance(50) {
+                    user_cutoff_key(&user)
+                } else {
+                    others_cutoff_key(&user)
+                };
                 self.stats.garbage_cutoffs += 1;
-                trace!(self, "operator writes garbage to {user}'s cutoff at L{loc}");
+                trace!(
+                    self,
+                    "operator writes garbage to {user}'s {} at L{loc}",
+                    &key[..2]
+                );
                 self.kv.write(
                     &mut self.rng,
                     loc,
                     self.now,
-                    &user_cutoff_key(&user),
+                    &key,
                     Some(Entry {
                         value: r#"{"v":2,"before":"#.to_owned(),
                         metadata: None,
