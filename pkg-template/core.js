@@ -702,8 +702,8 @@ export class SessionManager {
     const now = this.#now();
     const user = String(userId);
     const keys = this.#engine.userKeys(user);
-    const stored = await this.#read(keys.cutoff);
-    const cutoff = this.#engine.revokeUser(user, stored, now);
+    const [stored, storedOthers] = await this.#readAll([keys.cutoff, keys.others]);
+    const cutoff = this.#engine.revokeUser(user, stored, storedOthers, now);
     const ended = await this.#cutOff(user, keys, cutoff, now);
     this.#emit({ type: 'revoked', scope: 'user', userId: user, at: now });
     return ended;

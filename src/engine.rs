@@ -6,8 +6,8 @@ use serde::Serialize;
 use crate::envelope::{self, Claims, DecodeBuffer, Verified, View};
 use crate::hub::{HubEntry, HubRevocation, HubState};
 use crate::id::{
-    lineage_prefix, touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle,
-    SessionId, GLOBAL_CUTOFF_KEY,
+    lineage_prefix, others_cutoff_key, touch_prefix, user_cutoff_key, user_index_prefix, Lineage,
+    SessionHandle, SessionId, GLOBAL_CUTOFF_KEY,
 };
 use crate::record::{
     summarize_user_agent, ttl_until, valid_data, Cutoff, Ended, IndexEntry, Record, RecordState,
@@ -158,17 +158,17 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// The keys to read, in the order [`Fetched`] takes them: the record, the lineage's
-    /// tombstone, the user's cutoff and the global cutoff.
-    pub fn reads(&self) -> [String; 4] {
+    /// The keys to read, in the order [`Fetched::from_reads`] takes them: the record, the
+    /// lineage's tombstone, the user's cutoff, the global cutoff and the user's "other
+    /// sessions" cutoff.
+    pub fn reads(&self) -> [String; 5] {
+        let user = &self.verified.claims.user_id;
         [
             self.handle.storage_key(),
-            self.verified
-                .claims
-                .lineage
-                .storage_key(&self.verified.claims.user_id),
-            user_cutoff_key(&self.verified.claims.user_id),
+            self.verified.claims.lineage.storage_key(user),
+            user_cutoff_key(user),
             GLOBAL_CUTOFF_KEY.to_owned(),
+            others_cutoff_key(user),
         ]
     }
 
@@ -202,19 +202,29 @@ pub struct Fetched<'a, S: ?Sized> {
     pub lineage: Option<&'a S>,
     /// `c:<user hash>`.
     pub user_cutoff: Option<&'a S>,
+    /// `o:<user hash>` ("log out my other sessions").
+    pub others_cutoff: Option<&'a S>,
     /// `r:issued_before`.
     pub global_cutoff: Option<&'a S>,
 }
 
 impl<'a, S: ?Sized> Fetched<'a, S> {
-    /// The values read for [`Pending::reads`], in that order.
+    /// The record, lineage tombstone, user cutoff and global cutoff, with no "other sessions"
+    /// cutoff.
     pub fn new(values: [Option<&'a S>; 4]) -> Self {
         let [record, lineage, user_cutoff, global_cutoff] = values;
+        Self::from_reads([record, lineage, user_cutoff, global_cutoff, None])
+    }
+
+    /// The values read for [`Pending::reads`], in that order.
+    pub fn from_reads(values: [Option<&'a S>; 5]) -> Self {
+        let [record, lineage, user_cutoff, global_cutoff, others_cutoff] = values;
         Self {
             record,
             lineage,
             user_cutoff,
             global_cutoff,
+            others_cutoff,
         }
     }
 }
@@ -680,8 +690,12 @@ impl Engine {
         let claims = &pending.verified.claims;
         let global = self.cutoff(fetched.global_cutoff, now)?;
         self.revocations.revoke_issued_before(global);
-        let (user_cutoff, keep) = self.user_cutoff(fetched.user_cutoff, now)?;
-        if claims.created_at < user_cutoff && keep != Some(claims.lineage) {
+        // `c:` spares nobody (an exception found there is not one this library wrote there).
+        if claims.created_at < self.cutoff(fetched.user_cutoff, now)? {
+            return Err(RejectReason::Revoked);
+        }
+        let (others, keep) = self.user_cutoff(fetched.others_cutoff, now)?;
+        if claims.created_at < others && keep != Some(claims.lineage) {
             return Err(RejectReason::Revoked);
         }
         if let Some(value) = fetched.lineage {
@@ -949,6 +963,21 @@ impl Engine {
         Some((record.user_id, effects, overflowed))
     }
 
+    /// The key to delete when `stored`, the user's "other sessions" cutoff (`o:`), is unreadable
+    /// or in the future: until it is gone every refresh of the user fails closed
+    /// (`corrupt_cutoff`), and only [`revoke_user`](Self::revoke_user) can clear it, since the
+    /// plain cutoff it writes refuses everything the lost one could have.
+    pub fn corrupt_others_cutoff<S: Source + ?Sized>(
+        &self,
+        user_id: &str,
+        stored: Option<&S>,
+        now: u64,
+    ) -> Option<String> {
+        self.user_cutoff(stored, now)
+            .is_err()
+            .then(|| others_cutoff_key(user_id))
+    }
+
     /// Revokes every session of `user_id` created up to and including `now` (a login in the same
     /// millisecond is refused too: the safe side). Given the stored cutoff (`c:<user hash>`),
     /// returns the write that raises it; it never lowers it, and a corrupt one is replaced. This
@@ -964,9 +993,11 @@ impl Engine {
     }
 
     /// As [`revoke_user`](Self::revoke_user), sparing the login `keep` ("log out my other
-    /// sessions": the caller's own login, every rotation of it included, stays valid). The
-    /// exception is stored with the cutoff, so every isolate spares the same login; a later
-    /// cutoff (with or without an exception) replaces it.
+    /// sessions": the caller's own login, every rotation of it included, stays valid). With
+    /// `keep`, `stored` is the user's "other sessions" cutoff and the write goes there
+    /// (`o:<user hash>`), apart from the plain cutoff (`c:`), which an exception can therefore
+    /// never replace or undo, even when written from a stale read. A later exception replaces
+    /// an earlier one.
     pub fn revoke_user_except<S: Source + ?Sized>(
         &mut self,
         user_id: &str,
@@ -982,9 +1013,13 @@ impl Engine {
         let overflowed =
             self.revocations
                 .revoke_user_except(user_id, before, keep.copied(), forget, now);
+        let key = match keep {
+            None => user_cutoff_key(user_id),
+            Some(_) => others_cutoff_key(user_id),
+        };
         let effects = Effects {
             puts: vec![Put {
-                key: user_cutoff_key(user_id),
+                key,
                 value: Value::Cutoff(Cutoff {
                     v: STORE_VERSION,
                     before,
@@ -1014,7 +1049,12 @@ impl Engine {
         self.judge(pending, fetched, now)?
             .ok_or(RejectReason::StoreUnavailable)?;
         let lineage = *pending.lineage();
-        Ok(self.revoke_user_except(pending.user_id(), Some(&lineage), fetched.user_cutoff, now))
+        Ok(self.revoke_user_except(
+            pending.user_id(),
+            Some(&lineage),
+            fetched.others_cutoff,
+            now,
+        ))
     }
 
     /// The writes that end each listed session of `user_id` created before `before` (the cutoff

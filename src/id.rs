@@ -183,6 +183,9 @@ pub const TOUCH_PREFIX: &str = "t:";
 /// Prefix of per-user revocation cutoffs in the store.
 pub const USER_CUTOFF_PREFIX: &str = "c:";
 
+/// Prefix of a user's "log out my other sessions" cutoff.
+pub const OTHERS_CUTOFF_PREFIX: &str = "o:";
+
 /// The KV key of the global revocation cutoff.
 pub const GLOBAL_CUTOFF_KEY: &str = "r:issued_before";
 
@@ -210,6 +213,13 @@ pub fn lineage_prefix(user_id: &str) -> String {
 /// The KV key of a user's revocation cutoff: `c:<user hash>`.
 pub fn user_cutoff_key(user_id: &str) -> String {
     format!("{USER_CUTOFF_PREFIX}{}", user_hash(user_id))
+}
+
+/// The KV key of a user's "log out my other sessions" cutoff, which spares one login:
+/// `o:<user hash>`. Apart from `c:` so that an exception written from a stale read can never
+/// replace (and so undo) a plain cutoff.
+pub fn others_cutoff_key(user_id: &str) -> String {
+    format!("{OTHERS_CUTOFF_PREFIX}{}", user_hash(user_id))
 }
 
 #[cfg(test)]

@@ -27,13 +27,13 @@
 //! assert_eq!(session.data.as_deref(), Some(r#"{"role":"admin"}"#));
 //!
 //! // After it: authentic but expired, so the host reads the record, the login's tombstone
-//! // and both revocation cutoffs (in parallel) and resumes.
+//! // and the revocation cutoffs (in parallel) and resumes.
 //! let Decision::NeedRecord(pending) = engine.validate(Some(cookie), t0 + 90_000) else {
 //!     panic!("expected NeedRecord")
 //! };
-//! let [record_key, _lineage_key, _user_cutoff_key, _global_cutoff_key] = pending.reads();
+//! let [record_key, _lineage, _user_cutoff, _global_cutoff, _others_cutoff] = pending.reads();
 //! assert_eq!(record_key, record.key);
-//! let fetched = Fetched::new([Some(stored.as_str()), None, None, None]);
+//! let fetched = Fetched::from_reads([Some(stored.as_str()), None, None, None, None]);
 //! let refreshed = engine.resume(&pending, &fetched, t0 + 90_000);
 //! assert!(refreshed.is_ok_and(|r| r.set_cookie.is_some()));
 //! # Ok::<(), edge_session::ConfigError>(())
@@ -76,8 +76,8 @@ pub use engine::{
 pub use error::{ConfigError, RejectReason};
 pub use hub::{HubEntry, HubPage, HubRevocation, HubState, HUB_MISSED_INTERVALS, HUB_PAGE};
 pub use id::{
-    lineage_prefix, touch_prefix, user_cutoff_key, user_index_prefix, Lineage, SessionHandle,
-    SessionId, GLOBAL_CUTOFF_KEY, HANDLE_LEN, LINEAGE_LEN, SESSION_ID_LEN,
+    lineage_prefix, others_cutoff_key, touch_prefix, user_cutoff_key, user_index_prefix, Lineage,
+    SessionHandle, SessionId, GLOBAL_CUTOFF_KEY, HANDLE_LEN, LINEAGE_LEN, SESSION_ID_LEN,
 };
 pub use keys::{KeyRing, Signer, MIN_SECRET_LEN, TAG_LEN};
 pub use options::{Options, Settings, Timeouts};

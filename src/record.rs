@@ -7,9 +7,10 @@
 //! | `u:<user hash>:<handle>` | [`IndexEntry`] (also its metadata) | at creation; deleted at revocation | to the absolute deadline |
 //! | `t:<user hash>:<handle>` | [`Touch`] (also its metadata) | by refreshes, at most once per touch interval | to the absolute deadline |
 //! | `c:<user hash>` | [`Cutoff`] | by `revokeUser`, never lowered | 400 days |
+//! | `o:<user hash>` | [`Cutoff`] with `keep` | by `revokeOthers`, never lowered | 400 days |
 //! | `r:issued_before` | [`Cutoff`] | by `revokeIssuedBefore`, never lowered | none |
 //!
-//! No refresh ever writes `s:`, `u:`, `c:` or `r:`: a stale copy of a key a refresh could write
+//! No refresh ever writes `s:`, `u:`, `c:`, `o:` or `r:`: a stale copy of a key a refresh could write
 //! (`t:`) says when a session was last seen, never whether it is alive.
 //!
 //! The host parses stored JSON itself (`JSON.parse` in JS) and hands the value to a [`Source`];
@@ -122,7 +123,7 @@ pub struct Cutoff {
     pub before: u64,
     /// When it was written (unix ms).
     pub at: u64,
-    /// A user cutoff written by "log out my other sessions" spares the caller's own login.
+    /// An "other sessions" cutoff (`o:`) spares the caller's own login (ignored anywhere else).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep: Option<Lineage>,
 }

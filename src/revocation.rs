@@ -29,25 +29,31 @@ pub struct Revocations {
 /// login `keep` ("log out my other sessions").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct UserCutoff {
-    before: u64,
-    until: u64,
+    /// `revokeUser`: every session created before it.
+    plain: u64,
+    /// "Log out my other sessions": every session created before it but those of `keep`.
+    others: u64,
     keep: Option<Lineage>,
+    until: u64,
 }
 
 impl UserCutoff {
-    /// Folds a newer revocation in: the later cutoff wins with its exception; at the same cutoff,
-    /// differing exceptions cancel out (the safe side: refuse both).
+    /// Folds a revocation in. The two kinds are kept apart, as in the store (`c:` and `o:`), so
+    /// an exception never spares what a plain cutoff refused. A plain cutoff only rises; of two
+    /// exceptions the later cutoff wins, and at the same cutoff differing exceptions cancel out
+    /// (the safe side: refuse both).
     fn merge(&mut self, before: u64, until: u64, keep: Option<Lineage>) {
-        if before > self.before {
-            (self.before, self.keep) = (before, keep);
-        } else if before == self.before && keep != self.keep {
-            self.keep = None;
+        match keep {
+            None => self.plain = self.plain.max(before),
+            Some(_) if before > self.others => (self.others, self.keep) = (before, keep),
+            Some(_) if before == self.others && keep != self.keep => self.keep = None,
+            Some(_) => {}
         }
         self.until = self.until.max(until);
     }
 
     fn refuses(&self, lineage: &Lineage, created_at: u64) -> bool {
-        created_at < self.before && self.keep.as_ref() != Some(lineage)
+        created_at < self.plain || (created_at < self.others && self.keep.as_ref() != Some(lineage))
     }
 }
 
@@ -172,9 +178,10 @@ impl Revocations {
         self.users
             .entry(user)
             .or_insert(UserCutoff {
-                before: 0,
-                until: 0,
+                plain: 0,
+                others: 0,
                 keep: None,
+                until: 0,
             })
             .merge(before, forget_after, keep);
         overflowed
@@ -319,10 +326,6 @@ mod tests {
         r.check(&h, lineage, "a", created_at, 0)
     }
 
-    fn cutoff_of(r: &Revocations) -> UserCutoff {
-        *r.users.get("a").expect("a cutoff for a")
-    }
-
     #[test]
     fn a_kept_login_is_spared_and_every_other_refused() {
         let mut r = Revocations::default();
@@ -347,136 +350,82 @@ mod tests {
     }
 
     #[test]
-    fn a_later_cutoff_without_an_exception_refuses_the_kept_login() {
+    fn a_plain_cutoff_refuses_the_kept_login_whichever_came_first() {
+        // Later: the kept login is refused up to the plain cutoff.
         let mut r = Revocations::default();
         r.revoke_user_except("a", 20, Some(L), 1_000, 0);
         r.revoke_user("a", 30, 2_000, 0);
-        assert_eq!(
-            cutoff_of(&r),
-            UserCutoff {
-                before: 30,
-                until: 2_000,
-                keep: None
-            }
-        );
         assert_eq!(why(&r, &L, 19), Some(RejectReason::Revoked));
         assert_eq!(why(&r, &L, 29), Some(RejectReason::Revoked));
         assert_eq!(why(&r, &OTHER, 29), Some(RejectReason::Revoked));
         assert_eq!(why(&r, &L, 30), None);
-    }
-
-    #[test]
-    fn a_later_cutoff_with_another_exception_replaces_it() {
-        let mut r = Revocations::default();
-        r.revoke_user_except("a", 20, Some(L), 1_000, 0);
-        r.revoke_user_except("a", 30, Some(OTHER), 2_000, 0);
-        assert_eq!(
-            cutoff_of(&r),
-            UserCutoff {
-                before: 30,
-                until: 2_000,
-                keep: Some(OTHER)
-            }
-        );
-        // The first exception is gone: its login is refused up to the new cutoff.
-        assert_eq!(why(&r, &L, 19), Some(RejectReason::Revoked));
-        assert_eq!(why(&r, &L, 25), Some(RejectReason::Revoked));
-        assert_eq!(why(&r, &THIRD, 25), Some(RejectReason::Revoked));
-        // The new one is spared when created between the two cutoffs.
-        assert_eq!(why(&r, &OTHER, 25), None);
-        assert_eq!(why(&r, &OTHER, 30), None);
-    }
-
-    /// The documented `revokeOthers` limit, pinned (ARCHITECTURE.md, "`revokeOthers`"): a later
-    /// exception also spares its login where an earlier cutoff refused it, so a login an earlier
-    /// cutoff ended, whose `revokeOthers` reaches an isolate within the bound, is spared again.
-    /// The safe merge would remember the earlier cutoff for every login (refuse `created_at <
-    /// 20` whatever the lineage, and `< 30` except `OTHER`); this test then changes to
-    /// `Some(Revoked)` below.
-    #[test]
-    fn known_limit_a_later_exception_spares_its_login_where_an_earlier_cutoff_refused_it() {
-        for first in [None, Some(L)] {
+        // Earlier: a later exception never spares what the plain cutoff refused.
+        for first in [20, 30] {
             let mut r = Revocations::default();
-            r.revoke_user_except("a", 20, first, 1_000, 0);
-            assert_eq!(why(&r, &OTHER, 19), Some(RejectReason::Revoked));
-            r.revoke_user_except("a", 30, Some(OTHER), 2_000, 0);
-            assert_eq!(why(&r, &OTHER, 19), None, "after {first:?}");
+            r.revoke_user("a", first, 1_000, 0);
+            r.revoke_user_except("a", 25, Some(OTHER), 2_000, 0);
+            assert_eq!(why(&r, &OTHER, 19), Some(RejectReason::Revoked), "{first}");
+            assert_eq!(why(&r, &L, 24), Some(RejectReason::Revoked), "{first}");
+            // Created between the two: spared only if the plain cutoff is below it.
+            let refused = (first > 24).then_some(RejectReason::Revoked);
+            assert_eq!(why(&r, &OTHER, 24), refused, "{first}");
         }
     }
 
     #[test]
+    fn a_later_exception_replaces_an_earlier_one() {
+        let mut r = Revocations::default();
+        r.revoke_user_except("a", 20, Some(L), 1_000, 0);
+        r.revoke_user_except("a", 30, Some(OTHER), 2_000, 0);
+        // The first exception is gone: its login is refused up to the new cutoff.
+        assert_eq!(why(&r, &L, 19), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &L, 25), Some(RejectReason::Revoked));
+        assert_eq!(why(&r, &THIRD, 25), Some(RejectReason::Revoked));
+        // The new one is spared (it could only call revokeOthers if the first spared it: the
+        // caller is judged against the store first).
+        assert_eq!(why(&r, &OTHER, 25), None);
+        assert_eq!(why(&r, &OTHER, 30), None);
+    }
+
+    #[test]
     fn the_same_cutoff_with_different_exceptions_spares_neither() {
-        // Two exceptions, either order, and an exception against none, either order.
-        for (first, second) in [
-            (Some(L), Some(OTHER)),
-            (Some(OTHER), Some(L)),
-            (Some(L), None),
-            (None, Some(L)),
-        ] {
+        for (first, second) in [(L, OTHER), (OTHER, L)] {
             let mut r = Revocations::default();
-            r.revoke_user_except("a", 20, first, 1_000, 0);
-            r.revoke_user_except("a", 20, second, 500, 0);
-            assert_eq!(
-                cutoff_of(&r),
-                UserCutoff {
-                    before: 20,
-                    until: 1_000,
-                    keep: None
-                },
-                "{first:?} then {second:?}"
-            );
+            r.revoke_user_except("a", 20, Some(first), 1_000, 0);
+            r.revoke_user_except("a", 20, Some(second), 500, 0);
             for lineage in [L, OTHER, THIRD] {
                 assert_eq!(why(&r, &lineage, 19), Some(RejectReason::Revoked));
                 assert_eq!(why(&r, &lineage, 20), None);
             }
             // Once spared by neither, a third writer at the same cutoff spares nobody either.
             r.revoke_user_except("a", 20, Some(L), 1_000, 0);
-            assert_eq!(cutoff_of(&r).keep, None);
             assert_eq!(why(&r, &L, 19), Some(RejectReason::Revoked));
         }
         // The same exception twice is kept.
         let mut r = Revocations::default();
         r.revoke_user_except("a", 20, Some(L), 1_000, 0);
         r.revoke_user_except("a", 20, Some(L), 3_000, 0);
-        assert_eq!(
-            cutoff_of(&r),
-            UserCutoff {
-                before: 20,
-                until: 3_000,
-                keep: Some(L)
-            }
-        );
         assert_eq!(why(&r, &L, 19), None);
     }
 
     #[test]
-    fn an_earlier_cutoff_never_lowers_the_cutoff_nor_changes_the_exception() {
-        for later in [None, Some(L)] {
-            for earlier in [None, Some(L), Some(OTHER)] {
-                let mut r = Revocations::default();
-                r.revoke_user_except("a", 30, later, 1_000, 0);
-                r.revoke_user_except("a", 20, earlier, 5_000, 0);
-                // Only the memory's lifetime grows: the earlier cutoff's sessions live longer.
-                assert_eq!(
-                    cutoff_of(&r),
-                    UserCutoff {
-                        before: 30,
-                        until: 5_000,
-                        keep: later
-                    },
-                    "{later:?} then {earlier:?}"
-                );
-                assert_eq!(why(&r, &OTHER, 29), Some(RejectReason::Revoked));
-                let kept = if later == Some(L) {
-                    None
-                } else {
-                    Some(RejectReason::Revoked)
-                };
-                assert_eq!(why(&r, &L, 25), kept);
-                assert_eq!(why(&r, &L, 19), kept);
-                assert_eq!(why(&r, &THIRD, 30), None);
-            }
+    fn an_earlier_cutoff_never_lowers_a_cutoff_nor_changes_the_exception() {
+        for earlier in [None, Some(L), Some(OTHER)] {
+            let mut r = Revocations::default();
+            r.revoke_user_except("a", 30, Some(L), 1_000, 0);
+            r.revoke_user_except("a", 20, earlier, 5_000, 0);
+            assert_eq!(why(&r, &OTHER, 29), Some(RejectReason::Revoked));
+            // A plain earlier cutoff refuses the kept login below it; an earlier exception
+            // changes nothing.
+            let below = earlier.is_none().then_some(RejectReason::Revoked);
+            assert_eq!(why(&r, &L, 19), below, "{earlier:?}");
+            assert_eq!(why(&r, &L, 25), None, "{earlier:?}");
+            assert_eq!(why(&r, &THIRD, 30), None);
         }
+        let mut r = Revocations::default();
+        r.revoke_user("a", 30, 1_000, 0);
+        r.revoke_user("a", 20, 5_000, 0);
+        assert_eq!(why(&r, &L, 29), Some(RejectReason::Revoked));
     }
 
     #[test]

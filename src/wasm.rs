@@ -102,7 +102,7 @@ struct Refusal<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Need<'a> {
-    need: [String; 4],
+    need: [String; 5],
     handle: &'a str,
     user_id: &'a str,
 }
@@ -203,6 +203,7 @@ struct UserKeys {
     touch: String,
     ended: String,
     cutoff: String,
+    others: String,
 }
 
 #[derive(Serialize)]
@@ -246,7 +247,7 @@ struct FastLayout {
 
 fn fetched(values: &[JsValue]) -> Fetched<'_, JsValue> {
     let at = |i: usize| values.get(i).and_then(present);
-    Fetched::new([at(0), at(1), at(2), at(3)])
+    Fetched::from_reads([at(0), at(1), at(2), at(3), at(4)])
 }
 
 /// A listing as `(name, metadata)` pairs: `names[i]` with `metadata[i]`.
@@ -659,27 +660,32 @@ impl JsEngine {
             touch: self.engine.touch_prefix(user_id),
             ended: self.engine.lineage_prefix(user_id),
             cutoff: self.engine.user_cutoff_key(user_id),
+            others: crate::others_cutoff_key(user_id),
         })
     }
 
     /// Revokes every session of `user_id` created up to now, given the stored cutoff: this
     /// isolate at once; returns the cutoff write.
     #[wasm_bindgen(js_name = revokeUser)]
-    pub fn revoke_user(&mut self, user_id: &str, stored: JsValue, now: f64) -> JsValue {
-        self.revoke_user_except(user_id, None, &stored, ms(now))
-    }
-
-    fn revoke_user_except(
+    pub fn revoke_user(
         &mut self,
         user_id: &str,
-        keep: Option<&Lineage>,
-        stored: &JsValue,
-        now: u64,
+        stored: JsValue,
+        stored_others: JsValue,
+        now: f64,
     ) -> JsValue {
-        let (effects, overflow) =
+        let now = ms(now);
+        let (mut effects, overflow) =
             self.engine
-                .revoke_user_except(user_id, keep, present(stored), now);
-        self.cutoff_writes(user_id, keep, &effects, overflow, now)
+                .revoke_user_except(user_id, None, present(&stored), now);
+        // An unreadable "other sessions" cutoff would fail every refresh of the user closed for
+        // good: the plain cutoff written now covers all it could refuse, so it goes.
+        effects.deletes.extend(self.engine.corrupt_others_cutoff(
+            user_id,
+            present(&stored_others),
+            now,
+        ));
+        self.cutoff_writes(user_id, None, &effects, overflow, now)
     }
 
     /// A user cutoff's writes, with the hub entry announcing it.

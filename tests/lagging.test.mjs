@@ -89,7 +89,7 @@ const pair = (setCookie) => setCookie.split(';')[0];
 const clears = (setCookie) => typeof setCookie === 'string' && /Max-Age=0/i.test(setCookie);
 const userCutoffKey = (user) => `c:${createHash('sha256').update(user).digest('base64url')}`;
 const GLOBAL_CUTOFF_KEY = 'r:issued_before';
-const isCutoffKey = (key) => key === GLOBAL_CUTOFF_KEY || key.startsWith('c:');
+const isCutoffKey = (key) => key === GLOBAL_CUTOFF_KEY || key.startsWith('c:') || key.startsWith('o:');
 /** The `before` of a stored cutoff's text, or undefined when it is none. */
 const cutoffOf = (text) => {
   try {
@@ -1092,7 +1092,7 @@ test('original bug: a refresh that read the record before a logout never makes t
   const hold = holdCalls(kv, (call) => call.location === 'b' && call.op === 'get');
   const stale = m.b.validate(cookie);
   await flush();
-  assert.equal(kv.held.length, 4, 'b read the record, the lineage tombstone, the user cutoff and the global cutoff');
+  assert.equal(kv.held.length, 5, 'b read the record, the lineage tombstone and the user, global and "other sessions" cutoffs');
   hold.stop();
   const out = await m.a.destroy(cookie);
   assert.equal(out.ok, true);
@@ -1222,7 +1222,7 @@ test('a refresh at a location the record has not reached yet is accepted on the 
   const gets = kv.stats.gets;
   const early = await b.validate(cookie);
   assert.deepEqual([early.ok, early.refreshed, early.setCookie], [true, true, null], `refresh at b 31 s after login at a: ${early.reason}`);
-  assert.equal(kv.stats.gets - gets, 4, 'b asked the store (record, lineage, both cutoffs)');
+  assert.equal(kv.stats.gets - gets, 5, 'b asked the store (record, lineage, three cutoffs)');
   clock.advance(10 * SECOND);
   const again = await b.validate(cookie);
   assert.deepEqual([again.ok, again.refreshed, again.setCookie], [true, true, null], 'the next request asks the store again');

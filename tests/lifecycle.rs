@@ -12,9 +12,9 @@ mod common;
 
 use common::*;
 use edge_session::{
-    lineage_prefix, touch_prefix, user_cutoff_key, ConfigError, DataChange, Decision, Ended,
-    Fetched, IndexEntry, Policy, RecordState, RejectReason, SessionHandle, SessionId, Tombstone,
-    Touch, Value, GLOBAL_CUTOFF_KEY, STORE_VERSION,
+    lineage_prefix, others_cutoff_key, touch_prefix, user_cutoff_key, ConfigError, DataChange,
+    Decision, Ended, Fetched, IndexEntry, Policy, RecordState, RejectReason, SessionHandle,
+    SessionId, Tombstone, Touch, Value, GLOBAL_CUTOFF_KEY, STORE_VERSION,
 };
 
 /// 12 hours, the default absolute lifetime, in KV TTL seconds.
@@ -85,7 +85,8 @@ fn issue_validate_expire_resume() {
             handle.storage_key(),
             pending.lineage().storage_key("alice"),
             user_cutoff_key("alice"),
-            GLOBAL_CUTOFF_KEY.to_owned()
+            GLOBAL_CUTOFF_KEY.to_owned(),
+            others_cutoff_key("alice"),
         ]
     );
     assert_eq!(GLOBAL_CUTOFF_KEY, "r:issued_before");
@@ -456,7 +457,7 @@ fn destroy() {
         Err(RejectReason::Revoked)
     );
     // The s: tombstone alone refuses it, and so does the l: tombstone alone.
-    let [record, login_end, _, _] = store.reads(&pending);
+    let [record, login_end, _, _, _] = store.reads(&pending);
     assert!(record.is_some() && login_end.is_some());
     for values in [[record, None, None, None], [None, login_end, None, None]] {
         assert_eq!(
@@ -742,7 +743,7 @@ fn end_listed_tombstones_every_listed_session() {
     let mut other = engine_ring(&ring_k1());
     for (_, cookie) in &cookies {
         let pending = expect_pending(other.validate(Some(cookie), T0 + 61_000));
-        let [record, _, _, _] = store.reads(&pending);
+        let [record, _, _, _, _] = store.reads(&pending);
         assert_eq!(
             other.resume(
                 &pending,

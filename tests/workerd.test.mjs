@@ -18,7 +18,7 @@ const persist = mkdtempSync(join(tmpdir(), 'edge-session-kv-'));
 const HASH = '[A-Za-z0-9_-]{43}'; // base64url SHA-256
 const LINEAGE = '[A-Za-z0-9_-]{22}'; // base64url of a login's 16 random bytes
 // l: is the tombstone of an ended login, under the user's hash: l:<user hash>:<lineage>.
-const KEY_NAME = new RegExp(`^(s:${HASH}|l:${HASH}:${LINEAGE}|u:${HASH}:${HASH}|t:${HASH}:${HASH}|c:${HASH}|r:issued_before)$`);
+const KEY_NAME = new RegExp(`^(s:${HASH}|l:${HASH}:${LINEAGE}|u:${HASH}:${HASH}|t:${HASH}:${HASH}|c:${HASH}|o:${HASH}|r:issued_before)$`);
 const seenPrefixes = new Set();
 let mf;
 
@@ -88,5 +88,5 @@ for (const name of Object.keys(knownIssues)) {
 }
 
 test('workerd: the real KV held every kind of key, all hashed, never session IDs or envelopes', () => {
-  assert.deepEqual([...seenPrefixes].sort(), ['c:', 'l:', 'r:', 's:', 't:', 'u:']);
+  assert.deepEqual([...seenPrefixes].sort(), ['c:', 'l:', 'o:', 'r:', 's:', 't:', 'u:']);
 });

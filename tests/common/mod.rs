@@ -289,7 +289,7 @@ pub struct Store {
 
 /// The key prefixes a refresh must never write: records, login tombstones, user index, user and
 /// global cutoffs.
-pub const REFRESH_FORBIDDEN_PREFIXES: [&str; 5] = ["s:", "l:", "u:", "c:", "r:"];
+pub const REFRESH_FORBIDDEN_PREFIXES: [&str; 6] = ["s:", "l:", "u:", "c:", "o:", "r:"];
 
 impl Store {
     pub fn apply(&mut self, effects: &Effects) {
@@ -318,14 +318,14 @@ impl Store {
         self.values.get(key).map(String::as_str)
     }
 
-    /// The four values `pending` asks for, as a host would read them.
-    pub fn reads(&self, pending: &Pending) -> [Option<&str>; 4] {
+    /// The five values `pending` asks for, as a host would read them.
+    pub fn reads(&self, pending: &Pending) -> [Option<&str>; 5] {
         pending.reads().map(|key| self.get(&key))
     }
 
     /// [`reads`](Self::reads) as a [`Fetched`].
     pub fn fetched(&self, pending: &Pending) -> Fetched<'_, str> {
-        Fetched::new(self.reads(pending))
+        Fetched::from_reads(self.reads(pending))
     }
 
     /// A KV `list` of `prefix`: `(name, metadata)` pairs in key order.

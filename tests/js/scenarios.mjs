@@ -19,7 +19,7 @@ const SECOND = 1000;
 // Every key the library writes: record, lineage tombstone (under the user's hash; the lineage is
 // 16 random bytes, not derived from the session ID), user index, last-seen, user cutoff, global
 // cutoff.
-const KEY_NAME = /^(s:[A-Za-z0-9_-]{43}|l:[A-Za-z0-9_-]{43}:[A-Za-z0-9_-]{22}|u:[A-Za-z0-9_-]{43}:[A-Za-z0-9_-]{43}|t:[A-Za-z0-9_-]{43}:[A-Za-z0-9_-]{43}|c:[A-Za-z0-9_-]{43}|r:issued_before)$/;
+const KEY_NAME = /^(s:[A-Za-z0-9_-]{43}|l:[A-Za-z0-9_-]{43}:[A-Za-z0-9_-]{22}|u:[A-Za-z0-9_-]{43}:[A-Za-z0-9_-]{43}|t:[A-Za-z0-9_-]{43}:[A-Za-z0-9_-]{43}|c:[A-Za-z0-9_-]{43}|o:[A-Za-z0-9_-]{43}|r:issued_before)$/;
 
 export class Failure extends Error {}
 
@@ -308,7 +308,7 @@ export const scenarios = {
     equal(r.session.issuedAt, c.t, 'the new envelope is signed now');
     equal(r.session.idleExpiresAt, c.t + 1800 * SECOND, 'idle deadline slides');
     equal(io.counts.recordReads, 1, 'refresh reads the record once');
-    same(io.keys('get').map((k) => k.slice(0, 2)).sort(), ['c:', 'l:', 'r:', 's:'], 'the lineage tombstone and both cutoffs');
+    same(io.keys('get').map((k) => k.slice(0, 2)).sort(), ['c:', 'l:', 'o:', 'r:', 's:'], 'the lineage tombstone and the three cutoffs');
     equal(io.writes(), 0, 'no last-seen write inside the touch interval');
     const second = pair(r.setCookie);
 
@@ -830,7 +830,7 @@ export const scenarios = {
     equal(r.ok, true, 'strict valid');
     equal(r.refreshed, true, 'the store was consulted');
     equal(io.counts.recordReads, 1, 'strict reads the record');
-    equal(io.counts.get, 4, 'the lineage tombstone and both cutoffs');
+    equal(io.counts.get, 5, 'the lineage tombstone and the three cutoffs');
     equal(r.setCookie, null, 'fresh envelope kept');
     equal(io.writes(), 0, 'nothing written');
     await elsewhere.destroy(requestWith(cookie));
@@ -1239,10 +1239,12 @@ export const scenarios = {
     equal(out.ok, true, 'revokeOthers ok');
     equal(out.revoked, 1, 'the one listed other session was ended (the rotated-away ID is already gone)');
     equal(out.session.handle, rotated.session.handle, "answers with the caller's session");
-    const cutoffKey = `c:${await sha256Base64url(user)}`;
+    const userHash = await sha256Base64url(user);
+    const cutoffKey = `o:${userHash}`;
     const stored = await io.stored(cutoffKey);
-    equal(stored.before, c.t + 1, 'the user cutoff covers sessions up to now');
+    equal(stored.before, c.t + 1, 'the "other sessions" cutoff covers sessions up to now');
     equal(typeof stored.keep, 'string', 'and names the login it spares');
+    equal(await io.stored(`c:${userHash}`), null, 'the plain user cutoff is not touched');
     same(eventsOf(events, 'revoked').map((e) => [e.scope, e.userId, e.revoked]), [['others', user, 1]], 'revoked event');
     // A revoked session cannot make itself the one that stays, even where its revocation is
     // not in memory yet: revokeOthers judges the caller against the store.
@@ -1268,7 +1270,9 @@ export const scenarios = {
     c.advance(SECOND);
     await manager.revokeUser(user);
     equal((await manager.validate(requestWith(pair(kept.setCookie)))).reason, 'revoked', 'revokeUser spares nobody');
-    equal((await io.stored(cutoffKey)).keep, undefined, 'the exception is gone');
+    equal((await io.stored(`c:${userHash}`)).before, c.t + 1, 'its plain cutoff is apart from the exception');
+    c.advance(61 * SECOND);
+    equal((await elsewhere.validate(requestWith(pair(kept.setCookie)))).reason, 'revoked', 'and refused elsewhere too');
   },
 
   async 'revokeOthers needs a valid session and tells the truth when the store fails'(ctx) {
@@ -1284,7 +1288,7 @@ export const scenarios = {
     equal(io.writes(), 0, 'a refused request writes nothing');
     const live = await manager.create(null, user);
     c.advance(SECOND);
-    io.failOn({ on: 'put', prefix: 'c:' });
+    io.failOn({ on: 'put', prefix: 'o:' });
     const failed = await manager.revokeOthers(requestWith(pair(live.setCookie)));
     equal(failed.ok, false, 'the cutoff write failed: not a success');
     equal(failed.reason, 'store_unavailable', 'and says why');
@@ -1459,6 +1463,20 @@ export const scenarios = {
       c.advance(61 * SECOND);
       equal((await manager.validate(requestWith(pair(again.setCookie)))).ok, true, `${value}: and refresh`);
     }
+    // An unreadable "other sessions" cutoff fails the user's refreshes closed until revokeUser
+    // clears it (its plain cutoff covers everything the lost one could refuse).
+    const othersCutoff = `o:${await sha256Base64url(user)}`;
+    c.advance(1);
+    const held = await manager.create(null, user);
+    await io.raw.put(othersCutoff, 'not json');
+    c.advance(61 * SECOND);
+    equal((await manager.validate(requestWith(pair(held.setCookie)))).reason, 'corrupt_cutoff', 'a corrupt o: fails closed');
+    await manager.revokeUser(user);
+    equal(await io.stored(othersCutoff), null, 'revokeUser deleted it');
+    c.advance(1);
+    const fresh = await manager.create(null, user);
+    c.advance(61 * SECOND);
+    equal((await manager.validate(requestWith(pair(fresh.setCookie)))).ok, true, 'the user refreshes again');
   },
 
   async 'a cutoff stored as JSON null is corrupt, not absent'(ctx) {
@@ -1609,7 +1627,7 @@ export const scenarios = {
     const lagging = peer({ store: stale });
     const rotating = lagging.rotate(requestWith(pair(tablet.setCookie)));
     for (let i = 0; i < 50 && read < 4; i += 1) await new Promise((resolve) => setTimeout(resolve, 0));
-    equal(read, 4, 'the lagging rotation read the live record, the login, and both cutoffs');
+    equal(read, 5, 'the lagging rotation read the live record, the login, and the three cutoffs');
     equal((await manager.destroy(requestWith(pair(tablet.setCookie)))).ok, true, 'logout of the tablet');
     opened();
     const descendant = await rotating;
