@@ -347,8 +347,7 @@ impl Engine {
     pub fn hub_claim(&mut self, now: u64, force: bool) -> Option<u64> {
         let hub = self.hub.as_mut()?;
         if force {
-            hub.failed(now);
-            return Some(hub.seq());
+            return Some(hub.claim_now(now));
         }
         hub.claim(now)
     }

@@ -180,6 +180,7 @@ pub struct HubState {
     seq: u64,
     head: u64,
     log: Option<String>,
+    failing: bool,
     last_ok: Option<u64>,
     last_try: Option<u64>,
 }
@@ -243,9 +244,22 @@ impl HubState {
         Some(self.seq)
     }
 
+    /// Claims a pull at `now` whether due or not.
+    pub fn claim_now(&mut self, now: u64) -> u64 {
+        self.last_try = Some(now);
+        self.seq
+    }
+
     /// Records a failed pull at `now`.
     pub fn failed(&mut self, now: u64) {
         self.last_try = Some(now);
+        self.failing = true;
+    }
+
+    /// Whether the hub is out of reach and its last pull failed: what an operator's status shows.
+    /// An isolate that is merely idle is not (its next request pulls before it judges anything).
+    pub fn unreachable(&self, now: u64) -> bool {
+        self.failing && self.out_of_reach(now)
     }
 
     /// Applies a pulled page to `revocations`; `now` is when the hub answered it (for a page
@@ -291,6 +305,7 @@ impl HubState {
         let more = self.seq < page.head;
         if !more {
             self.last_ok = Some(now);
+            self.failing = false;
         }
         Ok((more, overflowed))
     }
@@ -470,6 +485,12 @@ mod tests {
         assert!(!hub.due(10_999) && hub.due(11_000));
         assert!(!hub.out_of_reach(15_999));
         assert!(hub.out_of_reach(16_000));
+        assert!(hub.unreachable(16_000), "failing and out of reach: shown as unreachable");
+        // An idle isolate is stale but not unreachable: its next request pulls first.
+        let mut idle = HubState::new(5_000);
+        assert_eq!(idle.apply(page(&[], 0).as_str(), &mut r, 0), Ok((false, false)));
+        assert!(idle.out_of_reach(60_000) && !idle.unreachable(60_000));
+        assert!(!HubState::new(5_000).unreachable(0), "never tried");
         assert_eq!(
             hub.apply("not a page", &mut r, 17_000),
             Err(RejectReason::StoreUnavailable)

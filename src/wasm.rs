@@ -850,12 +850,12 @@ impl JsEngine {
             // Whether this isolate reads the record on every request, for whatever reason.
             strict: r.strict(now)
                 || self.engine.policy().strict
-                || self.engine.hub().is_some_and(|h| h.out_of_reach(now)),
+                || self.engine.hub().is_some_and(|h| h.unreachable(now)),
             hub: self.engine.hub().map(|h| HubStatus {
                 seq: h.seq(),
                 head: h.head(),
                 last_pull_at: h.last_ok(),
-                out_of_reach: h.out_of_reach(now),
+                out_of_reach: h.unreachable(now),
             }),
         })
     }

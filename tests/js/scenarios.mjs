@@ -1304,7 +1304,8 @@ export const scenarios = {
     await configError(ctx, () => new ctx.SessionManager({ store, keys, hub, hubPollInterval: 0 }), 'invalid_options', 'a zero interval');
     const m = new ctx.SessionManager({ store, keys, hub });
     equal(m.status().hub.pollInterval, 5, 'default interval 5 s');
-    equal(m.status().hub.outOfReach, true, 'never pulled: out of reach (records are read)');
+    equal(m.status().hub.outOfReach, false, 'never pulled, never failed: its first request pulls before judging');
+    equal(m.status().hub.lastPullAt, null, 'no pull yet');
     equal(new ctx.SessionManager({ store, keys }).status().hub, null, 'no hub: null');
   },
 
@@ -1331,6 +1332,8 @@ export const scenarios = {
     equal(r.refreshed, true, 'from its record, since the hub never answered');
     check(io.counts.recordReads >= 1, 'the record was read');
     check(eventsOf(events, 'hub_pull_failed').length === 1, 'the failed pull is reported');
+    equal(manager.status().hub.outOfReach, true, 'never reached: out of reach');
+    equal(manager.status().revocations.strict, true, 'so it reads records on every request');
     const out = await manager.destroy(requestWith(pair(s.setCookie)));
     equal(out.ok, false, 'logout reports the failure');
     equal(out.reason, 'hub_unavailable', 'of the hub');
