@@ -485,10 +485,16 @@ mod tests {
         assert!(!hub.due(10_999) && hub.due(11_000));
         assert!(!hub.out_of_reach(15_999));
         assert!(hub.out_of_reach(16_000));
-        assert!(hub.unreachable(16_000), "failing and out of reach: shown as unreachable");
+        assert!(
+            hub.unreachable(16_000),
+            "failing and out of reach: shown as unreachable"
+        );
         // An idle isolate is stale but not unreachable: its next request pulls first.
         let mut idle = HubState::new(5_000);
-        assert_eq!(idle.apply(page(&[], 0).as_str(), &mut r, 0), Ok((false, false)));
+        assert_eq!(
+            idle.apply(page(&[], 0).as_str(), &mut r, 0),
+            Ok((false, false))
+        );
         assert!(idle.out_of_reach(60_000) && !idle.unreachable(60_000));
         assert!(!HubState::new(5_000).unreachable(0), "never tried");
         assert_eq!(
