@@ -153,6 +153,12 @@ test('tarball: complete (exports, bin, relative imports), licence texts, license
   assert.equal(Object.keys(root).at(-1), 'default', '"default" is the last condition');
   for (const [name, target] of Object.entries(pj.bin ?? {})) assert.ok(has(target), `bin ${name} -> ${target} is in the tarball`);
   assert.ok(has(pj.types), `types -> ${pj.types} is in the tarball`);
+  // The subpaths too ("./hono": an entry per runtime, "default" last; "./guard").
+  for (const [subpath, target] of Object.entries(pj.exports)) {
+    const conditions = typeof target === 'string' ? { default: target } : target;
+    for (const [condition, file] of Object.entries(conditions)) assert.ok(has(file), `exports["${subpath}"].${condition} -> ${file} is in the tarball`);
+    assert.equal(Object.keys(conditions).at(-1), 'default', `exports["${subpath}"]: "default" is the last condition`);
+  }
 
   // Every relative module or asset a shipped file refers to is shipped too.
   for (const file of packed.filter((f) => f.endsWith('.js'))) {
@@ -184,7 +190,9 @@ test('tarball: complete (exports, bin, relative imports), licence texts, license
   // them (webpack and Rollup skip a "side-effect-free" module whose names are only re-exports).
   assert.notEqual(pj.sideEffects, false, '"sideEffects": false would let bundlers drop the wasm instantiation');
   if (Array.isArray(pj.sideEffects)) {
-    const entries = new Set([...Object.values(root).filter((t) => t.endsWith('.js')), ...Object.values(pj.bin ?? {})]);
+    // edge-session/hono's entries load the wasm (by importing the runtime's entry) as well.
+    const hono = Object.values(pj.exports['./hono'] ?? {});
+    const entries = new Set([...[...Object.values(root), ...hono].filter((t) => t.endsWith('.js')), ...Object.values(pj.bin ?? {})]);
     for (const entry of entries) {
       assert.ok(pj.sideEffects.some((p) => sideEffectsMatch(p, entry)), `"sideEffects" covers the entry ${entry}`);
     }
@@ -371,4 +379,39 @@ test('Browser: esbuild bundles "edge-session" (browser condition) and Chromium r
   await t.test("bare import 'edge-session': kept, the wasm is fetched", async () => {
     assert.deepEqual(await open('bare'), { loaded: true });
   });
+});
+
+test('Hono: "edge-session/hono" and "edge-session/guard" through the exports, in a Hono app in Node (hono linked as the peer dependency); a browser bundle picks the browser entries', { timeout: 60_000 }, async () => {
+  const dir = projects.node;
+  fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules', 'hono'), path.join(dir, 'node_modules', 'hono'), 'dir');
+  const { stdout } = await sh(process.execPath, ['hono-check.mjs'], { cwd: dir, env: { ...env, SESSION_KEYS: newKeyRing() } });
+  const out = JSON.parse(stdout);
+  const installed = installedDir(dir);
+  assert.deepEqual(
+    { hono: fileURLToPath(out.resolved.hono), guard: fileURLToPath(out.resolved.guard) },
+    { hono: path.join(installed, 'hono-node.js'), guard: path.join(installed, 'guard.js') },
+  );
+  assert.deepEqual(out.login, { status: 200, cookie: '__Host-session' });
+  assert.deepEqual(out.me, { status: 200, body: { userId: 'alice', data: { role: 'member' } } });
+  assert.deepEqual(out.forged, { status: 403, body: { error: 'forbidden', reason: 'cross_origin' } });
+  assert.deepEqual(out.out, { status: 200, clears: true });
+  assert.deepEqual(out.after, { status: 401, body: { error: 'unauthenticated', reason: 'revoked' } });
+  assert.deepEqual(out.plain, { status: 403, body: { error: 'forbidden', reason: 'cross_site' } });
+
+  // The browser condition: hono-browser.js and the browser entry, never the node or workerd ones.
+  const esbuild = createRequire(path.join(ROOT, 'node_modules', 'wrangler', 'package.json'))('esbuild');
+  const result = await esbuild.build({
+    absWorkingDir: projects.web,
+    stdin: { contents: "export { sessionMiddleware } from 'edge-session/hono';", resolveDir: projects.web, loader: 'js' },
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const inputs = Object.keys(result.metafile.inputs).filter((f) => f.startsWith('node_modules/edge-session/')).map((f) => path.basename(f)).sort();
+  assert.deepEqual(inputs, ['browser.js', 'core.js', 'edge_session.js', 'guard.js', 'hono-browser.js', 'hono-core.js']);
+  assert.deepEqual(result.warnings.map((w) => w.text), []);
 });
