@@ -1,6 +1,7 @@
 // edge-session demo worker: a login page and a small JSON API on Cloudflare Workers (wrangler dev).
 // The HTTP contract is documented in www-demo/README.md.
 import { SessionManager, adminHandler } from 'edge-session';
+import { originGuard } from 'edge-session/guard';
 
 // The revocation hub's Durable Object class: wrangler.toml binds it as REVOCATIONS, and workerd
 // finds a Durable Object class only among the entry module's exports.
@@ -158,23 +159,11 @@ async function secretEquals(given, expected) {
 
 // ---- request guards -----------------------------------------------------------------------------
 
-function mediaType(contentType) {
-  return contentType === null ? null : contentType.split(';')[0].trim().toLowerCase();
-}
-
-// State-changing requests (POST, DELETE) must come from this origin and, when they carry a body
-// (or claim a content type), it must be JSON: an HTML form on another site can send neither.
-function forbidden(request, url) {
-  const origin = request.headers.get('origin');
-  if (origin !== null && origin !== url.origin) return 'cross_origin';
-  if ((request.headers.get('sec-fetch-site') || '').toLowerCase() === 'cross-site') return 'cross_site';
-  const contentType = request.headers.get('content-type');
-  const length = request.headers.get('content-length');
-  const declaresBody =
-    contentType !== null || (length !== null && length.trim() !== '0') || request.headers.has('transfer-encoding');
-  if (declaresBody && mediaType(contentType) !== 'application/json') return 'content_type';
-  return null;
-}
+// The package's CSRF guard: a state-changing request must come from this origin (its Origin, and
+// no Sec-Fetch-Site: cross-site) and, when it carries a body (or claims a content type), the body
+// must be JSON: an HTML form on another site can send neither. A refusal is
+// 403 {"error":"forbidden","reason":"cross_origin"|"cross_site"|"content_type"}.
+const guard = originGuard();
 
 class BadRequest extends Error {
   constructor(reason, status = 400) {
@@ -347,8 +336,8 @@ async function route(request, env, url) {
   if (isAdmin && !(typeof env.ADMIN_TOKEN === 'string' && env.ADMIN_TOKEN !== '')) return notFound();
 
   if (method === 'POST' || method === 'DELETE' || method === 'PUT' || method === 'PATCH') {
-    const reason = forbidden(request, url);
-    if (reason !== null) return json(403, { error: 'forbidden', reason });
+    const refused = guard(request);
+    if (refused !== null) return refused;
   }
 
   if (isAdmin) {
