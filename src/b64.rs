@@ -23,37 +23,59 @@ const fn decode_table() -> [u8; 256] {
 
 static DECODE: [u8; 256] = decode_table();
 
-fn sextet(index: u32) -> char {
-    char::from(
-        ALPHABET
-            .get((index & 0x3F) as usize)
-            .copied()
-            .unwrap_or(b'A'),
-    )
+fn sextet(index: u32) -> u8 {
+    ALPHABET
+        .get((index & 0x3F) as usize)
+        .copied()
+        .unwrap_or(b'A')
 }
 
-/// Encodes bytes as base64url without padding.
-pub fn encode(input: &[u8]) -> String {
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+/// Emits the base64url characters of `input`, without padding, one at a time.
+fn encode_each(input: &[u8], mut emit: impl FnMut(u8)) {
     let mut chunks = input.chunks_exact(3);
     for chunk in &mut chunks {
         if let [a, b, c] = *chunk {
             let n = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
-            out.extend([sextet(n >> 18), sextet(n >> 12), sextet(n >> 6), sextet(n)]);
+            for i in [n >> 18, n >> 12, n >> 6, n] {
+                emit(sextet(i));
+            }
         }
     }
     match *chunks.remainder() {
         [a] => {
             let n = u32::from(a) << 16;
-            out.extend([sextet(n >> 18), sextet(n >> 12)]);
+            for i in [n >> 18, n >> 12] {
+                emit(sextet(i));
+            }
         }
         [a, b] => {
             let n = (u32::from(a) << 16) | (u32::from(b) << 8);
-            out.extend([sextet(n >> 18), sextet(n >> 12), sextet(n >> 6)]);
+            for i in [n >> 18, n >> 12, n >> 6] {
+                emit(sextet(i));
+            }
         }
         _ => {}
     }
+}
+
+/// Encodes bytes as base64url without padding.
+pub fn encode(input: &[u8]) -> String {
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    encode_each(input, |c| out.push(char::from(c)));
     out
+}
+
+/// Encodes like [`encode`] into `out`, returning how many bytes were written (characters past
+/// `out`'s end are dropped). No allocation.
+pub fn encode_into(input: &[u8], out: &mut [u8]) -> usize {
+    let mut at = 0;
+    encode_each(input, |c| {
+        if let Some(slot) = out.get_mut(at) {
+            *slot = c;
+            at += 1;
+        }
+    });
+    at
 }
 
 /// Decodes canonical unpadded base64url; `None` for anything else (padding, other alphabets,

@@ -51,6 +51,11 @@ impl SessionId {
     pub fn handle(&self) -> SessionHandle {
         SessionHandle(b64::encode(&Sha256::digest(self.0)))
     }
+
+    /// [`handle`](Self::handle)'s text written into `out`, without allocating.
+    pub fn handle_into(id: &[u8; SESSION_ID_LEN], out: &mut [u8; HANDLE_LEN]) {
+        b64::encode_into(&Sha256::digest(id), out);
+    }
 }
 
 impl fmt::Debug for SessionId {

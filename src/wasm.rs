@@ -15,7 +15,7 @@ use crate::record::{RecordState, Source};
 use crate::{
     Checked, ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, HubEntry,
     HubRevocation, Lineage, Pending, Put, RejectReason, Session, SessionData, SessionHandle,
-    SessionInfo, GLOBAL_CUTOFF_KEY, MAX_COOKIE_HEADER_LEN,
+    SessionId, SessionInfo, GLOBAL_CUTOFF_KEY, HANDLE_LEN, MAX_COOKIE_HEADER_LEN,
 };
 
 impl Source for JsValue {
@@ -235,6 +235,7 @@ struct FastIo {
     input: [u8; MAX_COOKIE_HEADER_LEN],
     raw: DecodeBuffer,
     out: [f64; FAST_OUT],
+    handle: [u8; HANDLE_LEN],
 }
 
 #[derive(Serialize)]
@@ -243,6 +244,7 @@ struct FastLayout {
     input: usize,
     input_len: usize,
     out: usize,
+    handle: usize,
 }
 
 fn fetched(values: &[JsValue]) -> Fetched<'_, JsValue> {
@@ -301,11 +303,12 @@ impl JsEngine {
                 input: [0; MAX_COOKIE_HEADER_LEN],
                 raw: [0; core::mem::size_of::<DecodeBuffer>()],
                 out: [0.0; FAST_OUT],
+                handle: [0; HANDLE_LEN],
             }),
         })
     }
 
-    /// Where the fast path's buffers are: `{ memory, input, inputLen, out }` (the module's
+    /// Where the fast path's buffers are: `{ memory, input, inputLen, out, handle }` (the module's
     /// `WebAssembly.Memory` and byte offsets into it). Views over them must be rebuilt whenever
     /// `memory.buffer` changes (the memory grew).
     #[wasm_bindgen(js_name = fastLayout)]
@@ -314,6 +317,7 @@ impl JsEngine {
             input: self.fast.input.as_ptr() as usize,
             input_len: MAX_COOKIE_HEADER_LEN,
             out: self.fast.out.as_ptr() as usize,
+            handle: self.fast.handle.as_ptr() as usize,
         });
         let _ = js_sys::Reflect::set(&layout, &"memory".into(), &wasm_bindgen::memory());
         layout
@@ -322,10 +326,16 @@ impl JsEngine {
     /// The fast path: judges the `Cookie` header JS wrote into the input buffer (`len` bytes).
     /// Returns 1 and fills `out` with `[createdAt, issuedAt, envelopeExpiresAt, idleExpiresAt,
     /// absoluteExpiresAt, generation, userId offset, userId length, data offset, data length]`
-    /// (offsets into memory; data length 0 = none) when the session is valid on its envelope
-    /// alone; 0 otherwise (call `validate` for the refusal or the reads to make).
+    /// (offsets into memory; data length 0 = none) and the handle buffer with the session's
+    /// handle (43 ASCII bytes) when the session is valid on its envelope alone; 0 otherwise
+    /// (call `validate` for the refusal or the reads to make).
     pub fn check(&mut self, len: usize, now: f64) -> u32 {
-        let FastIo { input, raw, out } = &mut *self.fast;
+        let FastIo {
+            input,
+            raw,
+            out,
+            handle,
+        } = &mut *self.fast;
         let Some(header) = input
             .get(..len)
             .and_then(|bytes| core::str::from_utf8(bytes).ok())
@@ -335,6 +345,8 @@ impl JsEngine {
         let Checked::Valid(view) = self.engine.check(Some(header), ms(now), raw) else {
             return 0;
         };
+        // One SHA-256 compression, cheaper than any way for JS to ask for the handle later.
+        SessionId::handle_into(view.session_id, handle);
         let (data_at, data_len) = view.data.map_or((0, 0), |d| (d.as_ptr() as usize, d.len()));
         *out = [
             view.created_at as f64,
@@ -349,16 +361,6 @@ impl JsEngine {
             data_len as f64,
         ];
         1
-    }
-
-    /// The handle of the header's session (authentic envelopes only), for a session the fast
-    /// path accepted: computed when read, since it costs a SHA-256.
-    #[wasm_bindgen(js_name = handleOf)]
-    pub fn handle_of(&self, cookie_header: Option<String>, now: f64) -> Option<String> {
-        self.engine
-            .identify(cookie_header.as_deref(), ms(now))
-            .ok()
-            .map(|pending| pending.handle().as_str().to_owned())
     }
 
     /// `{ cookieName, storeTimeoutMs }`.
