@@ -188,6 +188,14 @@ test(`Vercel Edge runtime (edge-runtime ${VERSIONS.edgeRuntime}, @edge-runtime/v
   // from import.meta.url, which a script has not.
   const warnings = bundle.warnings.filter((w) => !(w.id === 'empty-import-meta' && w.file === path.join(pkgReal, 'edge_session.js')));
   assert.deepEqual(warnings, [], 'esbuild warnings');
+  const honoBundle = lines.find((l) => l.kind === 'hono-bundle');
+  assert.ok(honoBundle, `no hono-bundle line; stderr:\n${stderr}`);
+  const honoShipped = honoBundle.inputs.map((f) => path.relative(pkgReal, f)).sort();
+  assert.deepEqual(
+    honoShipped,
+    ['core.js', 'edge-light.js', 'edge_session.js', 'guard.js', 'hono-core.js', 'hono-edge-light.js'],
+    "'edge-session/hono' takes its edge-light entry, never the browser one",
+  );
 
   const vm = lines.find((l) => l.kind === 'vm');
   assert.ok(vm, `no vm line; stderr:\n${stderr}`);

@@ -79,6 +79,27 @@ line({
   warnings: built.warnings.map((w) => ({ id: w.id, text: w.text, file: w.location?.file ? fs.realpathSync(path.resolve(project, w.location.file)) : null })),
 });
 
+// The Hono subpath under the same conditions: its edge-light entry, never the browser one.
+const hono = await esbuild.build({
+  stdin: { contents: "export { sessionMiddleware } from 'edge-session/hono';", resolveDir: project, loader: 'js' },
+  absWorkingDir: project,
+  bundle: true,
+  write: false,
+  metafile: true,
+  format: 'esm',
+  platform: 'neutral',
+  mainFields: ['module', 'main'],
+  conditions: ['edge-light', 'worker', 'browser', 'import'],
+  logLevel: 'silent',
+  plugins: [vercelWasm],
+});
+line({
+  kind: 'hono-bundle',
+  inputs: Object.keys(hono.metafile.inputs)
+    .filter((f) => !f.startsWith('wasm-module:') && f !== '<stdin>')
+    .map((f) => fs.realpathSync(path.resolve(project, f))),
+});
+
 const vm = new EdgeVM({ codeGeneration: { strings: false, wasm: false } });
 vm.context.__bytes = new Uint8Array(bindings.values().next().value.bytes);
 let compileFromBytes = 'allowed';
