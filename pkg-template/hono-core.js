@@ -127,22 +127,23 @@ export async function createSession(c, userId, options) {
   return result;
 }
 
-/** `SessionManager.rotate` for the request's session; queues the new cookie (also when not ok but `session` is set). */
-export async function rotateSession(c) {
-  const state = stateOf(c, 'rotateSession');
-  const result = await state.manager.rotate(current(c, state));
+/** Runs a manager call on the request's current session; queues its cookie and follows it. */
+async function act(c, what, call) {
+  const state = stateOf(c, what);
+  const result = await call(state.manager, current(c, state));
   carry(state, result.setCookie);
   follow(c, state, result);
   return result;
 }
 
+/** `SessionManager.rotate` for the request's session; queues the new cookie (also when not ok but `session` is set). */
+export function rotateSession(c) {
+  return act(c, 'rotateSession', (manager, request) => manager.rotate(request));
+}
+
 /** `SessionManager.update` (new data, by rotation); answers and queues like `rotateSession`. */
-export async function updateSession(c, data) {
-  const state = stateOf(c, 'updateSession');
-  const result = await state.manager.update(current(c, state), data);
-  carry(state, result.setCookie);
-  follow(c, state, result);
-  return result;
+export function updateSession(c, data) {
+  return act(c, 'updateSession', (manager, request) => manager.update(request, data));
 }
 
 /**
@@ -159,15 +160,12 @@ export async function destroySession(c) {
 }
 
 /**
- * "Log out my other sessions" (`SessionManager.revokeOthers`). Not ok with `session` set: the
- * caller's session is fine but some others may live on; answer `refusal` (503) and let them retry.
+ * "Log out my other sessions" (`SessionManager.revokeOthers`). Not ok with `store_unavailable` or
+ * `hub_unavailable`: the caller's session is unchanged but some others may live on; answer
+ * `refusal` (503) and let them retry.
  */
-export async function revokeOtherSessions(c) {
-  const state = stateOf(c, 'revokeOtherSessions');
-  const result = await state.manager.revokeOthers(current(c, state));
-  carry(state, result.setCookie);
-  follow(c, state, result);
-  return result;
+export function revokeOtherSessions(c) {
+  return act(c, 'revokeOtherSessions', (manager, request) => manager.revokeOthers(request));
 }
 
 /**

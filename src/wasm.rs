@@ -406,6 +406,13 @@ impl JsEngine {
         })
     }
 
+    /// The header's authentic session (see `Engine::authenticate`), or its refusal to answer.
+    fn authenticated(&self, cookie_header: Option<String>, now: u64) -> Result<Pending, JsValue> {
+        self.engine
+            .authenticate(cookie_header.as_deref(), now)
+            .map_err(|reason| self.refusal(reason, None))
+    }
+
     fn need(pending: &Pending) -> JsValue {
         to_js(&Need {
             need: pending.reads(),
@@ -443,9 +450,9 @@ impl JsEngine {
         now: f64,
     ) -> JsValue {
         let now = ms(now);
-        let pending = match self.engine.authenticate(cookie_header.as_deref(), now) {
+        let pending = match self.authenticated(cookie_header, now) {
             Ok(pending) => pending,
-            Err(reason) => return self.refusal(reason, None),
+            Err(refusal) => return refusal,
         };
         match self.engine.resume(&pending, &fetched(&values), now) {
             Ok(r) => to_js(&Accepted::new(
@@ -502,9 +509,9 @@ impl JsEngine {
             DataChange::Keep
         };
         let now = ms(now);
-        let pending = match self.engine.authenticate(cookie_header.as_deref(), now) {
+        let pending = match self.authenticated(cookie_header, now) {
             Ok(pending) => pending,
-            Err(reason) => return Ok(self.refusal(reason, None)),
+            Err(refusal) => return Ok(refusal),
         };
         Ok(
             match self.engine.rotate(&pending, &fetched(&values), change, now) {
@@ -731,9 +738,9 @@ impl JsEngine {
         now: f64,
     ) -> JsValue {
         let now = ms(now);
-        let pending = match self.engine.authenticate(cookie_header.as_deref(), now) {
+        let pending = match self.authenticated(cookie_header, now) {
             Ok(pending) => pending,
-            Err(reason) => return self.refusal(reason, None),
+            Err(refusal) => return refusal,
         };
         let (effects, overflow) = match self.engine.revoke_others(&pending, &fetched(&values), now)
         {
