@@ -5,21 +5,20 @@
 // HTTP: login, the protected route, its sessions, logout of the other sessions, logout, and the
 // CSRF guard. Needs `make build` (pkg/) and the repo's node_modules; no network.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort, spawnGroup, waitForHttp } from './js/server-process.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'hono-worker');
 const WRANGLER = path.join(ROOT, 'node_modules', '.bin', 'wrangler');
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const plain = (text) => text.replace(/\x1b\[[0-9;]*m/g, '');
 
 let scratch;
@@ -63,59 +62,25 @@ after(async () => {
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** `wrangler dev` in the scratch copy on a free loopback port; resolves once `GET /` answers. */
 async function wranglerDev() {
   const port = await freePort();
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', path.join(scratch, 'state'), '--log-level', 'log'];
-  // `timeout` is a watchdog that outlives this process; the group kill below is the normal stop.
-  const child = spawn('timeout', ['--kill-after=5', '120', WRANGLER, ...args], { cwd: app, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (c) => (output += c));
-  child.stderr.on('data', (c) => (output += c));
-  let exited = false;
-  const exit = new Promise((resolve) => child.once('exit', () => resolve((exited = true))));
-  const kill = (signal) => {
-    try {
-      if (!exited) process.kill(-child.pid, signal);
-    } catch {
-      // gone already
-    }
-  };
-  const onExit = () => kill('SIGKILL');
-  process.once('exit', onExit);
-  cleanups.push(async () => {
-    kill('SIGTERM');
-    await Promise.race([exit, sleep(5000)]);
-    kill('SIGKILL');
-    await Promise.race([exit, sleep(2000)]);
-    process.removeListener('exit', onExit);
-  });
+  const server = spawnGroup(WRANGLER, args, { cwd: app, env, lifetimeMs: 120_000, killAfterMs: 5000 });
+  cleanups.push(server.stop);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    if (exited) throw new Error(`wrangler dev exited:\n${plain(output)}`);
-    if (/Build failed/.test(output)) throw new Error(`wrangler could not bundle the example:\n${plain(output)}`);
-    try {
-      const res = await fetch(`${url}/`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`wrangler dev did not answer in 45 s:\n${plain(output)}`);
-    await sleep(200);
-  }
-  return { url, logs: () => plain(output) };
+  const logs = () => plain(server.output());
+  const failure = await waitForHttp(`${url}/`, {
+    group: server,
+    deadlineMs: 45_000,
+    intervalMs: 200,
+    // A bundling error does not end `wrangler dev` (it waits for a fix): fail at once.
+    failOn: [/Build failed/, 'wrangler could not bundle the example'],
+    exited: 'wrangler dev exited',
+    timedOut: 'wrangler dev did not answer in 45 s',
+  });
+  if (failure) throw new Error(`${failure}:\n${logs()}`);
+  return { url, logs };
 }
 
 test('wrangler bundles the example with no alias: the workerd entries of edge-session and edge-session/hono, nothing else', async () => {

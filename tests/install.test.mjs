@@ -15,17 +15,17 @@
 // Fixtures: tests/install/. Needs `make build` (pkg/) and the repo's node_modules (wrangler, its
 // esbuild, playwright-core) and Chromium (CHROMIUM_PATH); no network.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort, spawnGroup, waitForHttp } from './js/server-process.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // The package directory to pack (EDGE_SESSION_PKG overrides it, e.g. to try a modified copy).
@@ -37,7 +37,6 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-firs
 const KEY_RE = /^k1:[A-Za-z0-9_-]{43}$/; // keygen: id k1, base64url of 32 random bytes
 
 const execFileP = promisify(execFile);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let scratch; // everything this file writes lives under here
 let env; // child processes: no telemetry, no update checks, a private npm cache
@@ -57,18 +56,6 @@ async function sh(cmd, args, options = {}) {
 
 function newKeyRing() {
   return `k1:${randomBytes(32).toString('base64url')}`;
-}
-
-/** A free TCP port on 127.0.0.1. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** The installed package's directory in `project`, found through its exported ./package.json. */
@@ -226,46 +213,22 @@ const plain = (text) => text.replace(/\x1b\[[0-9;]*m/g, '');
 async function wranglerDev(cwd) {
   const port = await freePort();
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', path.join(cwd, '.state'), '--log-level', 'log'];
-  // `timeout` is a watchdog that outlives this process; the group kill below is the normal stop.
-  const child = spawn('timeout', ['--kill-after=5', '120', WRANGLER, ...args], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (c) => (output += c));
-  child.stderr.on('data', (c) => (output += c));
-  let exited = false;
-  const exit = new Promise((resolve) => child.once('exit', () => resolve((exited = true))));
-  const kill = (signal) => {
-    try {
-      if (!exited) process.kill(-child.pid, signal);
-    } catch {
-      // gone already
-    }
-  };
-  const onExit = () => kill('SIGKILL');
-  process.once('exit', onExit);
-  const stop = async () => {
-    kill('SIGTERM');
-    await Promise.race([exit, sleep(5000)]);
-    kill('SIGKILL');
-    await Promise.race([exit, sleep(2000)]);
-    process.removeListener('exit', onExit);
-  };
-  cleanups.push(stop);
+  const server = spawnGroup(WRANGLER, args, { cwd, env, lifetimeMs: 120_000, killAfterMs: 5000 });
+  cleanups.push(server.stop);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    if (exited) throw new Error(`wrangler dev exited:\n${plain(output)}`);
+  const logs = () => plain(server.output());
+  const failure = await waitForHttp(`${url}/health`, {
+    group: server,
+    deadlineMs: 45_000,
+    intervalMs: 200,
+    ready: async (res) => res.ok && (await res.text()) === 'ok',
     // A bundling error does not end `wrangler dev` (it waits for a fix): fail at once.
-    if (/Build failed/.test(output)) throw new Error(`wrangler could not bundle the worker:\n${plain(output)}`);
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok && (await res.text()) === 'ok') break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`wrangler dev did not answer /health in 45 s:\n${plain(output)}`);
-    await sleep(200);
-  }
-  return { url, stop, logs: () => plain(output) };
+    failOn: [/Build failed/, 'wrangler could not bundle the worker'],
+    exited: 'wrangler dev exited',
+    timedOut: 'wrangler dev did not answer /health in 45 s',
+  });
+  if (failure) throw new Error(`${failure}:\n${logs()}`);
+  return { url, stop: server.stop, logs };
 }
 
 test('Worker: wrangler bundles "edge-session" (workerd condition, no alias) and workerd runs it: login, fast-path validate, logout, refused', { timeout: 60_000 }, async () => {

@@ -2,28 +2,13 @@
 // autocannon against /health and against /api/me with a fresh login's cookie, under the same
 // concurrent load, alternating. The server runs under `timeout` in its own process group, so it
 // stops by itself even if this process dies.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { freePort, spawnGroup, waitForHttp } from '../../tests/js/server-process.mjs';
 import { ratio, summary } from './stats.mjs';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startDemo(root, lifetimeS) {
   const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
@@ -34,53 +19,27 @@ async function startDemo(root, lifetimeS) {
   // --log-level warn: no access-log line per request, which would weigh on both routes alike.
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, '--log-level', 'warn'];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
-  const child = spawn('timeout', ['--kill-after=10', String(lifetimeS), wrangler, ...args], {
+  const server = spawnGroup(wrangler, args, {
     cwd: root,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_LOG_PATH: join(persist, 'logs'), NO_COLOR: '1', BROWSER: 'none' },
+    lifetimeMs: lifetimeS * 1000,
+    killAfterMs: 10_000,
   });
-  let output = '';
-  const collect = (chunk) => {
-    output = (output + chunk).slice(-200_000);
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  let exited = false;
-  const exit = new Promise((resolve) => child.once('exit', () => resolve((exited = true))));
-  const kill = (signal) => {
-    try {
-      if (!exited) process.kill(-child.pid, signal);
-    } catch {
-      // already gone
-    }
-  };
-  const onExit = () => kill('SIGKILL');
-  process.once('exit', onExit);
   const stop = async () => {
-    kill('SIGTERM');
-    await Promise.race([exit, sleep(5000)]);
-    kill('SIGKILL');
-    await Promise.race([exit, sleep(2000)]);
-    process.removeListener('exit', onExit);
+    await server.stop();
     rmSync(persist, { recursive: true, force: true });
   };
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (exited) throw new Error(`wrangler dev exited:\n${output}`);
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev did not answer /health in 90 s:\n${output}`);
-    }
-    await sleep(250);
+  const failure = await waitForHttp(`${url}/health`, {
+    group: server,
+    deadlineMs: 90_000,
+    ready: (res) => res.status === 200,
+    exited: 'wrangler dev exited',
+    timedOut: 'wrangler dev did not answer /health in 90 s',
+  });
+  if (failure) {
+    await stop();
+    throw new Error(`${failure}:\n${server.output()}`);
   }
   return { url, stop };
 }

@@ -1,12 +1,14 @@
 // Shared helpers for the end-to-end tests: start the demo under `wrangler dev` on a free loopback
 // port, wait for it to answer /health, and stop it (its whole process group) afterwards.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, sleep, spawnGroup, waitForHttp } from '../js/server-process.mjs';
+
+// The e2e tests import these from here too.
+export { freePort, sleep };
 
 /** The directory holding wrangler.toml (E2E_ROOT overrides it, e.g. to try another checkout). */
 export const ROOT = process.env.E2E_ROOT
@@ -29,26 +31,10 @@ const STARTUP_TIMEOUT_MS = 90_000;
 // A server is killed after this long whatever happens, so a hung test run cannot leave it behind.
 const DEFAULT_LIFETIME_MS = 8 * 60_000;
 
-/** A free TCP port on 127.0.0.1: bind port 0, read the port the kernel picked, release it. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** A fresh signing key ring in the format SESSION_KEYS expects: `k1:<base64url of 32 random bytes>`. */
 export function newKeyRing(id = 'k1') {
   return `${id}:${randomBytes(32).toString('base64url')}`;
 }
-
-/** Resolves after `ms` milliseconds. */
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves once the wall clock reaches `t` (unix ms). */
 export async function sleepUntil(t) {
@@ -80,13 +66,10 @@ export async function startServer({ vars = {}, lifetimeMs = DEFAULT_LIFETIME_MS,
   const args = ['dev', ...(script ? [script] : []), '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistDir, '--log-level', 'log'];
   for (const [name, value] of Object.entries(allVars)) args.push('--var', `${name}:${value}`);
 
-  // `timeout` is a watchdog that outlives this process: even if the test runner dies without
-  // running stop(), wrangler (and with it workerd) is terminated after lifetimeMs.
-  const lifetimeS = Math.ceil(lifetimeMs / 1000);
-  const child = spawn('timeout', ['--kill-after=10', String(lifetimeS), wrangler, ...args], {
+  // Under `timeout`, in its own process group: even if the test runner dies without running
+  // stop(), wrangler and the workerd it started are terminated after lifetimeMs.
+  const server = spawnGroup(wrangler, args, {
     cwd: ROOT,
-    detached: true, // own process group: stop() kills wrangler and the workerd it started
-    stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
       WRANGLER_SEND_METRICS: 'false',
@@ -96,76 +79,34 @@ export async function startServer({ vars = {}, lifetimeMs = DEFAULT_LIFETIME_MS,
       FORCE_COLOR: '0',
       BROWSER: 'none',
     },
+    lifetimeMs,
+    killAfterMs: 10_000,
   });
-
-  let output = '';
-  const collect = (chunk) => {
-    output += chunk.toString();
-    if (output.length > 1_000_000) output = output.slice(-500_000);
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-
-  let exited = false;
-  const exitPromise = new Promise((resolve) => child.once('exit', () => {
-    exited = true;
-    resolve();
-  }));
-
-  const killGroup = (signal) => {
-    if (exited) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // already gone
-    }
-  };
-  const onProcessExit = () => killGroup('SIGKILL');
-  process.once('exit', onProcessExit);
   const guard = setTimeout(() => {
     process.stderr.write(`e2e: wrangler dev on port ${port} outlived ${lifetimeMs} ms; killing it\n`);
-    killGroup('SIGKILL');
+    server.kill('SIGKILL');
   }, lifetimeMs + 15_000);
   guard.unref();
-
-  let stopped = false;
   const stop = async () => {
-    if (stopped) return;
-    stopped = true;
     clearTimeout(guard);
-    killGroup('SIGTERM');
-    const timer = new Promise((r) => setTimeout(r, 5000).unref());
-    await Promise.race([exitPromise, timer]);
-    killGroup('SIGKILL'); // workerd and anything else still in the group
-    await Promise.race([exitPromise, sleep(2000)]);
-    process.removeListener('exit', onProcessExit);
+    await server.stop();
     fs.rmSync(persistDir, { recursive: true, force: true });
   };
 
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    if (exited) {
-      await stop();
-      throw new Error(`wrangler dev exited before serving /health:\n${output}`);
-    }
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) {
-        await res.arrayBuffer();
-        break;
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev did not answer /health within ${STARTUP_TIMEOUT_MS} ms:\n${output}`);
-    }
-    await sleep(250);
+  const failure = await waitForHttp(`${url}/health`, {
+    group: server,
+    deadlineMs: STARTUP_TIMEOUT_MS,
+    ready: (res) => res.status === 200,
+    exited: 'wrangler dev exited before serving /health',
+    timedOut: `wrangler dev did not answer /health within ${STARTUP_TIMEOUT_MS} ms`,
+  });
+  if (failure) {
+    await stop();
+    throw new Error(`${failure}:\n${server.output()}`);
   }
 
-  return { url, port, logs: () => output, stop };
+  return { url, port, logs: server.output, stop };
 }
 
 /** The JSON objects logged in `logs` (a server's output), one per line: the demo's session events. */
