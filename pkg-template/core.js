@@ -323,10 +323,13 @@ export class SessionManager {
    * pulled it less than HUB_SHARE_MS ago, else from the hub (then shared). `asOf` is when the
    * hub answered, which is what the isolate then knows.
    */
-  async #hubPage(after, origin) {
+  async #hubPage(after, origin, fresh) {
     const cache = await this.#sharedCache();
-    const key = `${origin}/__edge-session/hub/${encodeURIComponent(this.#hubName)}/pull?after=${after}`;
-    if (cache) {
+    // The Durable Object's id names the log: two workers of one origin with other hubs never
+    // share pages.
+    const log = this.#hub.idFromName(this.#hubName).toString();
+    const key = `${origin}/__edge-session/hub/${encodeURIComponent(log)}/pull?after=${after}`;
+    if (cache && !fresh) {
       const hit = await cache.match(key).catch(() => undefined);
       const asOf = Number(hit?.headers.get(HUB_PULLED_AT));
       const now = this.#now();
@@ -356,10 +359,11 @@ export class SessionManager {
     const claim = this.#engine.hubClaim(now, force);
     // Not due: nothing to wait for (and no promise made, on the fast path's every request).
     if (claim === undefined) return undefined;
-    return this.#pullClaimed(claim, request, now);
+    return this.#pullClaimed(claim, request, now, force);
   }
 
-  async #pullClaimed(claim, request, now) {
+  /** Pulls from `claim.after` (a forced pull skips shared pages); true once caught up. */
+  async #pullClaimed(claim, request, now, fresh) {
     if (claim.outOfReach && !this.#hubHealthy) this.#unreachable(now);
     let origin = 'https://edge-session.invalid';
     try {
@@ -367,7 +371,7 @@ export class SessionManager {
     } catch {
       // A request without a usable URL shares under the placeholder origin.
     }
-    await this.#pullPages(claim.after, now, origin);
+    return this.#pullPages(claim.after, now, origin, fresh);
   }
 
   /** Reports, once per outage, that the isolate now reads records on every request. */
@@ -377,11 +381,11 @@ export class SessionManager {
     this.#emit({ type: 'hub_unreachable', at: now });
   }
 
-  async #pullPages(after, now, origin) {
+  async #pullPages(after, now, origin, fresh = false) {
     try {
       for (let pages = 0; pages < HUB_MAX_PAGES; pages++) {
-        const { page, asOf, shared } = await this.#hubPage(after, origin);
-        const applied = this.#engine.hubApply(page, asOf);
+        const { page, asOf, shared } = await this.#hubPage(after, origin, fresh);
+        const applied = this.#engine.hubApply(page, after, asOf);
         if (!applied.ok) throw new Error('malformed hub page');
         if (applied.overflow) this.#overflowed(now);
         this.#emit({ type: 'hub_pulled', at: asOf, seq: applied.after, entries: page.entries.length, shared });
@@ -391,7 +395,7 @@ export class SessionManager {
             this.#hubOut = false;
             this.#emit({ type: 'hub_reachable', at: this.#now() });
           }
-          return;
+          return true;
         }
         after = applied.after;
       }
@@ -402,6 +406,7 @@ export class SessionManager {
       const later = this.#now();
       if (this.#engine.status(later).hub.outOfReach) this.#unreachable(later);
     }
+    return false;
   }
 
   async #read(key) {
@@ -719,6 +724,8 @@ export class SessionManager {
     for (const result of [stored, announced]) {
       if (result.status === 'rejected') throw result.reason;
     }
+    // Only once the new cutoff is stored: an unreadable "other sessions" cutoff it replaces.
+    if (cutoff.repair?.length) await this.#apply({ deletes: cutoff.repair });
     const listed = await this.#list(keys.index);
     const ended = this.#engine.endListed(user, cutoff.before, listed.names, listed.metadata, now, cutoff.lineage ?? undefined);
     await this.#apply(ended);
@@ -733,31 +740,38 @@ export class SessionManager {
    * itself the one that stays. Answers `{ ok: true, revoked, session, setCookie: null }`
    * (`revoked`: how many listed sessions were ended), a refusal like `validate`'s when the
    * request has no valid session, or `{ ok: false, reason: 'store_unavailable' |
-   * 'hub_unavailable', setCookie: null }` when a write failed (the caller keeps the session).
+   * 'hub_unavailable', setCookie: null }` when the store or hub failed; `session` is set then when
+   * the caller's session was judged valid before the failure (it keeps it).
+   *
+   * Not queued behind other revocations of this isolate: two of one user race as they would
+   * from two isolates (ARCHITECTURE.md, "`revokeOthers`").
    */
   async revokeOthers(request) {
-    if (this.#hub) await this.#syncHub(request, this.#now(), true);
+    // A fresh pull (never a shared page), which must succeed: this is the one call that lets a
+    // session spare itself, so it must know every revocation the hub has.
+    if (this.#hub && !(await this.#syncHub(request, this.#now(), true))) {
+      return { ok: false, reason: 'hub_unavailable', setCookie: null };
+    }
     const now = this.#now();
     const header = cookieHeaderOf(request);
     const pending = this.#engine.authenticate(header, now);
     if (pending.need === undefined) return this.#rejected(pending, now);
-    return this.#serialized(async () => {
-      let cutoff;
-      let revoked;
-      try {
-        const values = await this.#readAll(pending.need);
-        cutoff = this.#engine.revokeOthers(header, values, now);
-        if (cutoff.ok === false) return this.#rejected(cutoff, now);
-        revoked = await this.#cutOff(cutoff.userId, this.#engine.userKeys(cutoff.userId), cutoff, now);
-      } catch (error) {
-        if (!(error instanceof SessionStoreError)) throw error;
-        this.#emit({ type: 'revoke_others_failed', userId: pending.userId, handle: pending.handle, reason: error.reason, at: now });
-        return { ok: false, reason: error.reason, setCookie: null };
-      }
-      const session = withData(cutoff.session);
-      this.#emit({ type: 'revoked', scope: 'others', userId: session.userId, handle: session.handle, revoked, at: now });
-      return { ok: true, revoked, session, setCookie: null };
-    });
+    let cutoff;
+    let revoked;
+    try {
+      const values = await this.#readAll(pending.need);
+      cutoff = this.#engine.revokeOthers(header, values, now);
+      if (cutoff.ok === false) return this.#rejected(cutoff, now);
+      revoked = await this.#cutOff(cutoff.userId, this.#engine.userKeys(cutoff.userId), cutoff, now);
+    } catch (error) {
+      if (!(error instanceof SessionStoreError)) throw error;
+      this.#emit({ type: 'revoke_others_failed', userId: pending.userId, handle: pending.handle, reason: error.reason, at: now });
+      const judged = cutoff?.ok ? { session: withData(cutoff.session) } : {};
+      return { ok: false, reason: error.reason, setCookie: null, ...judged };
+    }
+    const session = withData(cutoff.session);
+    this.#emit({ type: 'revoked', scope: 'others', userId: session.userId, handle: session.handle, revoked, at: now });
+    return { ok: true, revoked, session, setCookie: null };
   }
 
   /**

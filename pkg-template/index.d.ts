@@ -73,9 +73,10 @@ export type RejectReason =
    */
   | 'store_unavailable'
   /**
-   * A stored revocation cutoff (`r:issued_before` or the user's `c:` key) is unreadable (JSON
-   * `null` included) or lies in the future. Sessions needing a refresh are refused, cookies kept,
-   * until an operator repairs it (`revokeIssuedBefore` / `revokeUser` replace an unreadable one).
+   * A stored revocation cutoff (`r:issued_before`, or the user's `c:` or `o:` key) is unreadable
+   * (JSON `null` included) or lies in the future. Sessions needing a refresh are refused, cookies
+   * kept, until an operator repairs it (`revokeIssuedBefore` / `revokeUser` replace or delete an
+   * unreadable one).
    */
   | 'corrupt_cutoff';
 
@@ -207,9 +208,9 @@ export interface Issued<Data extends Record<string, any> = SessionData> {
 export type UnavailableReason = 'store_unavailable' | 'hub_unavailable';
 
 /**
- * The store failed before anything took effect: nothing changed, no cookie to send. Answer 503.
- * `hub_unavailable` when the session already on the request was logged out in the store but the
- * hub could not be told (see `DestroyResult`): the new session is not created.
+ * The store or hub failed before anything took effect: nothing changed, no cookie to send.
+ * Answer 503. (`create` answers `store_unavailable` only: when just the hub missed the logout of
+ * the session already on the request, the store has it and the login goes ahead.)
  */
 export interface StoreUnavailable {
   ok: false;
@@ -307,9 +308,9 @@ export interface StoreListResult {
  * Anything with the shape of a Workers KV namespace: a `KVNamespace` binding works as is. Keys
  * written: `s:<hash>` (record), `l:<hash>:<id>` (tombstone of an ended login, under the user's
  * hash; the id is 16 random bytes drawn at login, unrelated to the session ID), `u:<hash>:<hash>`
- * (user index), `t:<hash>:<hash>` (last seen), `c:<hash>` (per-user cutoff, with the login
- * `revokeOthers` spares) and `r:issued_before`
- * (global cutoff); never a session ID or user id.
+ * (user index), `t:<hash>:<hash>` (last seen), `c:<hash>` (per-user cutoff, `revokeUser`),
+ * `o:<hash>` (the per-user cutoff of `revokeOthers`, with the login it spares) and
+ * `r:issued_before` (global cutoff); never a session ID or user id.
  */
 export interface SessionStore {
   get(key: string, type: 'text'): Promise<string | null>;
@@ -346,6 +347,8 @@ export type SessionEvent =
   | { type: 'revoked'; scope: 'user'; userId: string; at: number }
   /** `revokeOthers`: every session of `userId` but the login of `handle` (the caller's); `revoked` listed sessions ended. */
   | { type: 'revoked'; scope: 'others'; userId: string; handle: string; revoked: number; at: number }
+  /** A `revokeOthers` whose store or hub work failed (`reason`). */
+  | { type: 'revoke_others_failed'; userId: string; handle: string; reason: UnavailableReason; at: number }
   /** `revokeIssuedBefore`; `issuedBefore` is the cutoff now in force in this isolate (never lower than before). */
   | { type: 'revoked'; scope: 'issued_before'; issuedBefore: number; at: number }
   /**
@@ -499,8 +502,8 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
    * there is no request. Writes the record and an index entry.
    *
    * Resolves `{ ok: false, reason: 'store_unavailable', setCookie: null }` when a write failed,
-   * including ending the previous session (`hub_unavailable` when only telling the hub about
-   * that logout failed). Rejects with `SessionConfigError` for an invalid
+   * including ending the previous session (when only telling the hub about that logout failed,
+   * the login goes ahead: the store has the logout). Rejects with `SessionConfigError` for an invalid
    * `userId` (`invalid_user_id`), `data` (`invalid_data`) or option name (`invalid_options`).
    */
   create(request: RequestLike | null, userId: string, options?: CreateOptions<Data>): Promise<CreateResult<Data>>;
@@ -580,12 +583,12 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
 
   /**
    * "Log out my other sessions": ends every session of the request's user except the request's
-   * own login (and its later rotations), including sessions a listing cannot see yet. Validates
-   * the request first (refreshing its envelope when needed), then writes the user's cutoff with
-   * the caller's login as its exception, announces it to the hub, and tombstones the sessions
-   * the user's index lists. One call per manager at a time, with `revokeUser` and
-   * `revokeIssuedBefore`. A later `revokeUser` or `revokeOthers` of the same user replaces the
-   * exception. See `RevokeOthersResult`.
+   * own login (and its later rotations), including sessions a listing cannot see yet. With a
+   * hub, pulls it first (a failed pull answers `hub_unavailable` and writes nothing); judges the
+   * caller against the store as a rotation does; then writes the user's "other sessions" cutoff
+   * (`o:`) with the caller's login as its exception, announces it to the hub, and tombstones the
+   * sessions the user's index lists. A later `revokeUser` refuses the caller too; a later
+   * `revokeOthers` moves the exception. See `RevokeOthersResult`.
    */
   revokeOthers(request: RequestLike): Promise<RevokeOthersResult<Data>>;
 
@@ -616,9 +619,9 @@ export interface SessionStatus {
     /** The global cutoff in force here (unix ms; sessions created earlier are refused), 0 for none. */
     issuedBefore: number;
     /**
-     * Whether this isolate reads the store on every request because its revocation memory was
-     * full (until the evicted entry would have expired). The `strict` option is not shown here;
-     * an out-of-reach hub is `hub.outOfReach`.
+     * Whether this isolate reads the store on every request: the `strict` option, a revocation
+     * memory that was full (until the evicted entry would have expired), or a hub out of reach
+     * (`hub.outOfReach`).
      */
     strict: boolean;
   };
@@ -638,19 +641,23 @@ export interface HubStatus {
   lastPullAt: number | null;
   /** Milliseconds since `lastPullAt`; `null` before the first pull. */
   lastPullAgeMs: number | null;
-  /** No successful pull yet or for 3 × `pollInterval`: this isolate reads the store on every request. */
+  /**
+   * Pulls are failing and none has caught up for 3 × `pollInterval` (or ever): this isolate reads
+   * the store on every request until one succeeds. False for an isolate that is merely idle or
+   * new: its next request pulls before it judges anything.
+   */
   outOfReach: boolean;
 }
 
 /**
- * Result of `revokeOthers`. Test `ok`, then `session !== undefined`:
- * - `ok: true`: done; `revoked` listed sessions were ended. Send `setCookie` when not null (the
- *   caller's envelope was refreshed).
- * - `ok: false` with `session`: the caller's session is valid but the cutoff or the hub append
- *   failed (`reason` says which): some other sessions may be ended, not all. Answer 503, still
- *   sending `setCookie` when not null, and let the user retry.
- * - `ok: false` without `session`: the request has no valid session (a refusal like
- *   `validate`'s, `store_unavailable` included when the session could not be checked).
+ * Result of `revokeOthers`. Test `ok`, then `reason`:
+ * - `ok: true`: done; `revoked` listed sessions were ended. `setCookie` is always null (the
+ *   caller's cookie is unchanged).
+ * - `ok: false` with `store_unavailable` or `hub_unavailable`: nothing or not everything was
+ *   written; the caller keeps its session (`session` is set when it was judged valid before the
+ *   failure). Answer 503 and let the user retry.
+ * - `ok: false` with any other reason: the request has no valid session (a refusal like
+ *   `validate`'s).
  */
 export type RevokeOthersResult<Data extends Record<string, any> = SessionData> =
   | {
@@ -664,8 +671,9 @@ export type RevokeOthersResult<Data extends Record<string, any> = SessionData> =
   | {
       ok: false;
       reason: UnavailableReason;
-      session: Session<Data>;
-      setCookie: string | null;
+      /** The caller's session, when it was judged valid before the failure. */
+      session?: Session<Data>;
+      setCookie: null;
       revoked?: undefined;
     }
   | (Refused & { session?: undefined; revoked?: undefined });

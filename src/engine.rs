@@ -367,10 +367,22 @@ impl Engine {
         page: &S,
         now: u64,
     ) -> Result<bool, RejectReason> {
+        let after = self.hub.as_ref().map_or(0, HubState::seq);
+        self.hub_apply_pulled(page, after, now)
+    }
+
+    /// [`hub_apply`](Self::hub_apply) for a page pulled after `after` (see
+    /// [`HubState::apply_pulled`]).
+    pub fn hub_apply_pulled<S: Source + ?Sized>(
+        &mut self,
+        page: &S,
+        after: u64,
+        now: u64,
+    ) -> Result<bool, RejectReason> {
         let Some(hub) = self.hub.as_mut() else {
             return Err(RejectReason::StoreUnavailable);
         };
-        let (more, overflowed) = hub.apply(page, &mut self.revocations, now)?;
+        let (more, overflowed) = hub.apply_pulled(page, after, &mut self.revocations, now)?;
         self.overflow_unreported |= overflowed;
         Ok(more)
     }

@@ -269,11 +269,26 @@ impl HubState {
     /// before the last applied sequence number are skipped, so a repeated page changes nothing;
     /// a malformed page is a failed pull. Only the page that catches up with the hub's head
     /// counts as a successful pull: an isolate still paging through a burst knows less than
-    /// the hub. A head below what was applied means the hub's log was reset: everything is
-    /// pulled again from the start.
+    /// the hub. Another log identity, or a head below what was applied on a page asked for
+    /// after exactly that, means the hub's log was reset: everything is pulled again from the
+    /// start.
     pub fn apply<S: Source + ?Sized>(
         &mut self,
         page: &S,
+        revocations: &mut Revocations,
+        now: u64,
+    ) -> Result<(bool, bool), RejectReason> {
+        self.apply_pulled(page, self.seq, revocations, now)
+    }
+
+    /// [`apply`](Self::apply) for a page pulled after `after`. Two pulls of one isolate can be
+    /// in flight at once (a forced one beside a due one, a cache hit beside a slow hub): a page
+    /// asked for before the isolate moved on, whose head is below what it applied since, is
+    /// stale, not a reset, and changes nothing.
+    pub fn apply_pulled<S: Source + ?Sized>(
+        &mut self,
+        page: &S,
+        after: u64,
         revocations: &mut Revocations,
         now: u64,
     ) -> Result<(bool, bool), RejectReason> {
@@ -283,6 +298,9 @@ impl HubState {
         };
         self.last_try = Some(now);
         let same_log = self.log.as_ref().map_or(true, |log| *log == page.log);
+        if same_log && page.head < self.seq && after != self.seq {
+            return Ok((false, false));
+        }
         if page.head < self.seq || !same_log {
             self.seq = 0;
             self.head = page.head;
@@ -462,6 +480,22 @@ mod tests {
             Ok((false, false))
         );
         assert_eq!((hub.seq(), r.issued_before()), (2, 700));
+        // A stale page (asked for after 0, answered before the isolate moved on to 2) is no
+        // reset; the same head asked for after the current number is.
+        assert_eq!(
+            hub.apply_pulled(page(&[], 1).as_str(), 0, &mut r, 14),
+            Ok((false, false))
+        );
+        assert_eq!(hub.seq(), 2);
+        assert_eq!(
+            hub.apply_pulled(page(&[], 1).as_str(), 2, &mut r, 14),
+            Ok((true, false))
+        );
+        assert_eq!(hub.seq(), 0);
+        assert_eq!(
+            hub.apply(page(&again, 2).as_str(), &mut r, 14),
+            Ok((false, false))
+        );
         // A new log that already grew past our number is told apart by its identity.
         let other = r#"{"entries":[],"head":9,"log":"second"}"#;
         assert_eq!(hub.apply(other, &mut r, 14), Ok((true, false)));

@@ -684,17 +684,20 @@ impl JsEngine {
         now: f64,
     ) -> JsValue {
         let now = ms(now);
-        let (mut effects, overflow) =
+        let (effects, overflow) =
             self.engine
                 .revoke_user_except(user_id, None, present(&stored), now);
+        let out = self.cutoff_writes(user_id, None, &effects, overflow, now);
         // An unreadable "other sessions" cutoff would fail every refresh of the user closed for
-        // good: the plain cutoff written now covers all it could refuse, so it goes.
-        effects.deletes.extend(self.engine.corrupt_others_cutoff(
-            user_id,
-            present(&stored_others),
-            now,
-        ));
-        self.cutoff_writes(user_id, None, &effects, overflow, now)
+        // good: the plain cutoff written now covers all it could refuse, so it goes, but only
+        // once that cutoff is stored (`repair`: keys to delete after `puts` succeeded).
+        let repair: Vec<String> = self
+            .engine
+            .corrupt_others_cutoff(user_id, present(&stored_others), now)
+            .into_iter()
+            .collect();
+        let _ = js_sys::Reflect::set(&out, &"repair".into(), &to_js(&repair));
+        out
     }
 
     /// A user cutoff's writes, with the hub entry announcing it.
@@ -888,8 +891,8 @@ impl JsEngine {
     /// Applies a page the hub answered (`{ entries, head, log }`, parsed): `{ ok, more,
     /// overflow }`; `ok: false` for a malformed page (a failed pull).
     #[wasm_bindgen(js_name = hubApply)]
-    pub fn hub_apply(&mut self, page: JsValue, now: f64) -> JsValue {
-        let applied = match self.engine.hub_apply(&page, ms(now)) {
+    pub fn hub_apply(&mut self, page: JsValue, after: f64, now: f64) -> JsValue {
+        let applied = match self.engine.hub_apply_pulled(&page, ms(after), ms(now)) {
             Ok(more) => HubApplied {
                 ok: true,
                 more,

@@ -1292,6 +1292,7 @@ export const scenarios = {
     const failed = await manager.revokeOthers(requestWith(pair(live.setCookie)));
     equal(failed.ok, false, 'the cutoff write failed: not a success');
     equal(failed.reason, 'store_unavailable', 'and says why');
+    equal(failed.session?.handle, live.session.handle, 'with the session it judged valid (not a logout)');
     equal((await manager.validate(requestWith(pair(live.setCookie)))).ok, true, 'the caller keeps the session');
   },
 
@@ -1342,6 +1343,12 @@ export const scenarios = {
     equal((await manager.validate(requestWith(pair(s.setCookie)))).reason, 'revoked', 'and the session is refused');
     const error = await rejects(() => manager.revokeUser(user), 'hub_unavailable', 'revokeUser throws');
     equal(error.name, 'SessionStoreError', 'a SessionStoreError');
+    // revokeOthers needs a fresh pull before it lets a session spare itself: none, no writes.
+    const other = await manager.create(null, uniqueUser('quinn-other'));
+    io.reset();
+    const spared = await manager.revokeOthers(requestWith(pair(other.setCookie)));
+    equal(spared.reason, 'hub_unavailable', 'revokeOthers refuses without a pull');
+    equal(io.writes(), 0, 'and writes nothing');
   },
 
   async 'revokeIssuedBefore only ever raises the stored cutoff'(ctx) {

@@ -219,6 +219,8 @@ export function events(event: SessionEvent): string {
     }
     case 'hub_pull_failed':
       return event.message;
+    case 'revoke_others_failed':
+      return `${event.userId} ${event.handle} ${event.reason}`;
     case 'revocations_full':
     case 'corrupt_cutoff_replaced':
     case 'hub_unreachable':
