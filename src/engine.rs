@@ -48,7 +48,7 @@ pub enum Checked<'b> {
     /// Valid on the envelope alone.
     Valid(View<'b>),
     /// Authentic, but the record must be read (see [`Engine::validate`]).
-    NeedRecord,
+    NeedRecord(View<'b>),
     /// Refused.
     Reject(RejectReason),
 }
@@ -593,10 +593,14 @@ impl Engine {
         match self.check(cookie_header, now, &mut buf) {
             Checked::Valid(view) => Decision::Valid(Session::from_view(&view)),
             Checked::Reject(reason) => Decision::Reject(reason),
-            Checked::NeedRecord => match self.authenticate(cookie_header, now) {
-                Ok(pending) => Decision::NeedRecord(pending),
-                Err(reason) => Decision::Reject(reason),
-            },
+            // Verified once: the pending session is the view, owned.
+            Checked::NeedRecord(view) => Decision::NeedRecord(Pending {
+                verified: Verified {
+                    key_id: view.key_id.to_owned(),
+                    claims: view.claims(),
+                },
+                handle: SessionId::from_bytes(*view.session_id).handle(),
+            }),
         }
     }
 
@@ -640,7 +644,7 @@ impl Engine {
             || now >= view.expires_at
             || view.key_id != self.ring.current_id()
         {
-            return Checked::NeedRecord;
+            return Checked::NeedRecord(view);
         }
         Checked::Valid(view)
     }
@@ -764,7 +768,7 @@ impl Engine {
     }
 
     /// Continues a `NeedRecord` session from what the store holds: re-checks revocation and
-    /// deadlines against the record and both cutoffs, signs a new envelope when the old one
+    /// deadlines against the record and the cutoffs, signs a new envelope when the old one
     /// expired or was signed by a previous key, and asks for a last-seen write at most once per
     /// touch interval. It never writes the record, its index entry or a cutoff.
     pub fn resume<S: Source + ?Sized>(
@@ -1046,7 +1050,7 @@ impl Engine {
     }
 
     /// "Log out my other sessions": judges `pending` against the store as a rotation does (its
-    /// record, its login's tombstone, both cutoffs, this isolate's memory), so a session that an
+    /// record, its login's tombstone, every cutoff, this isolate's memory), so a session that an
     /// earlier revocation ended cannot make itself the exception; then revokes every session of
     /// its user created up to now except its own login (see
     /// [`revoke_user_except`](Self::revoke_user_except)), given the stored user cutoff read
