@@ -4,7 +4,7 @@
  * A session is a random 256-bit ID, a server-side record in KV (keyed by the ID's SHA-256, never
  * the ID itself) and a short-lived HMAC-SHA256 signed cookie envelope that points at it. A fresh
  * envelope is checked with no store access; an authentic but expired one is refreshed from the
- * record, its login's tombstone and both revocation cutoffs (four parallel reads). Records are
+ * record, its login's tombstone and the three revocation cutoffs (five parallel reads). Records are
  * written once and later only tombstoned, so no refresh can bring an ended session back.
  *
  * A login and every rotation of it (`rotate`, `update`) form one lineage. Logging out (`destroy`)
@@ -510,7 +510,7 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
 
   /**
    * Checks the request's session cookie. No store access while the envelope is fresh (default
-   * 60 s); otherwise four parallel reads, a new envelope, and a last-seen write at most once per
+   * 60 s); otherwise five parallel reads, a new envelope, and a last-seen write at most once per
    * `idleTimeout / 10`. A session refused from the store (logged out, revoked, rotated, not found)
    * is remembered: this isolate then refuses it without reading, even with a fresh envelope. A
    * session signed elsewhere so recently that its record is not visible here yet is accepted on
