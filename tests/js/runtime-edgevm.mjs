@@ -54,23 +54,27 @@ const vercelWasm = {
   },
 };
 
-const built = await esbuild.build({
-  entryPoints: [path.join(project, 'runtime-edge.mjs')],
+// How Vercel's Edge build resolves and bundles (the wasm `?module` imports become bindings).
+const edgeBuild = {
   absWorkingDir: project,
   bundle: true,
   write: false,
   metafile: true,
-  format: 'iife',
   platform: 'neutral',
   mainFields: ['module', 'main'],
   conditions: ['edge-light', 'worker', 'browser', 'import'],
   target: 'es2022',
   logLevel: 'silent',
   plugins: [vercelWasm],
-});
-const inputs = Object.keys(built.metafile.inputs)
-  .filter((f) => !f.startsWith('wasm-module:'))
-  .map((f) => fs.realpathSync(path.resolve(project, f)));
+};
+/** The files a build bundled (real paths), less the wasm bindings and stdin. */
+const bundled = (build) =>
+  Object.keys(build.metafile.inputs)
+    .filter((f) => !f.startsWith('wasm-module:') && f !== '<stdin>')
+    .map((f) => fs.realpathSync(path.resolve(project, f)));
+
+const built = await esbuild.build({ ...edgeBuild, entryPoints: [path.join(project, 'runtime-edge.mjs')], format: 'iife' });
+const inputs = bundled(built);
 const entry = inputs.find((f) => /(^|[\\/])(edge-light|workerd|browser|node)\.js$/.test(f));
 line({
   kind: 'bundle',
@@ -81,23 +85,13 @@ line({
 
 // The Hono subpath under the same conditions: its edge-light entry, never the browser one.
 const hono = await esbuild.build({
+  ...edgeBuild,
   stdin: { contents: "export { sessionMiddleware } from 'edge-session/hono';", resolveDir: project, loader: 'js' },
-  absWorkingDir: project,
-  bundle: true,
-  write: false,
-  metafile: true,
   format: 'esm',
-  platform: 'neutral',
-  mainFields: ['module', 'main'],
-  conditions: ['edge-light', 'worker', 'browser', 'import'],
-  logLevel: 'silent',
-  plugins: [vercelWasm],
 });
 line({
   kind: 'hono-bundle',
-  inputs: Object.keys(hono.metafile.inputs)
-    .filter((f) => !f.startsWith('wasm-module:') && f !== '<stdin>')
-    .map((f) => fs.realpathSync(path.resolve(project, f))),
+  inputs: bundled(hono),
 });
 
 const vm = new EdgeVM({ codeGeneration: { strings: false, wasm: false } });
