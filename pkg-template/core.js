@@ -76,16 +76,37 @@ function refusal(reason, setCookie) {
   return { ok: false, reason, setCookie };
 }
 
-/** Stored JSON for the core: parsed, `null` when absent, the raw text when it is not JSON. */
-function parseStored(text) {
+/**
+ * A stored value for the core: the text the store returned (the core parses and checks it),
+ * `null` when absent. A store handing back something other than text holds no value this
+ * library wrote: the core reads it as corrupt.
+ */
+function storedText(text) {
   if (text === null || text === undefined) return null;
-  if (typeof text !== 'string') return '\u0000';
+  return typeof text === 'string' ? text : '\u0000';
+}
+
+/** Listing metadata for the core: its JSON text, `null` when there is none. */
+function metadataText(metadata) {
+  return metadata === undefined || metadata === null ? null : JSON.stringify(metadata);
+}
+
+/**
+ * The options as JSON text for the core, keeping what JSON would lose: a name given `undefined`
+ * stays present (as null, so an unknown one is still refused by name), a non-finite number
+ * stays a number the core refuses (as its text, "NaN" or "Infinity"), and a value JSON cannot
+ * hold (a function, symbol or bigint) becomes one no option accepts.
+ */
+function optionsJson(options) {
   try {
-    // `null` is never a value this library wrote: hand the text over, so the core calls it
-    // corrupt instead of reading it as an absent key.
-    return JSON.parse(text) ?? text;
-  } catch {
-    return text;
+    return JSON.stringify(options, (_, value) => {
+      if (value === undefined) return null;
+      if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+      if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') return [];
+      return value;
+    });
+  } catch (error) {
+    throw new SessionConfigError(`invalid options: not serialisable (${error.message})`, 'invalid_options');
   }
 }
 
@@ -204,7 +225,7 @@ export class SessionManager {
     }
     const settings = Object.fromEntries(Object.entries(options).filter(([k]) => !HOST_OPTIONS.includes(k)));
     if (hub !== undefined) settings.hub = true;
-    this.#engine = core(() => new Engine(settings));
+    this.#engine = core(() => new Engine(optionsJson(settings)));
     this.#hub = hub;
     this.#hubName = `edge-session/${this.#engine.settings.cookieName}`;
     this.#store = store;
@@ -334,7 +355,7 @@ export class SessionManager {
       const asOf = Number(hit?.headers.get(HUB_PULLED_AT));
       const now = this.#now();
       if (hit && Number.isSafeInteger(asOf) && asOf <= now && now - asOf < HUB_SHARE_MS) {
-        return { page: JSON.parse(await hit.text()), asOf, shared: true };
+        return { page: await hit.text(), asOf, shared: true };
       }
     }
     const asOf = this.#now();
@@ -345,7 +366,7 @@ export class SessionManager {
       const headers = { 'content-type': 'application/json', 'cache-control': 'max-age=1', [HUB_PULLED_AT]: String(asOf) };
       await cache.put(key, new Response(text, { headers })).catch(() => {});
     }
-    return { page: JSON.parse(text), asOf, shared: false };
+    return { page: text, asOf, shared: false };
   }
 
   /**
@@ -388,7 +409,7 @@ export class SessionManager {
         const applied = this.#engine.hubApply(page, after, asOf);
         if (!applied.ok) throw new Error('malformed hub page');
         if (applied.overflow) this.#overflowed(now);
-        this.#emit({ type: 'hub_pulled', at: asOf, seq: applied.after, entries: page.entries.length, shared });
+        this.#emit({ type: 'hub_pulled', at: asOf, seq: applied.after, entries: applied.entries, shared });
         if (!applied.more) {
           this.#hubHealthy = true;
           if (this.#hubOut) {
@@ -410,7 +431,7 @@ export class SessionManager {
   }
 
   async #read(key) {
-    return parseStored(await this.#io(() => this.#store.get(key, 'text')));
+    return storedText(await this.#io(() => this.#store.get(key, 'text')));
   }
 
   /** Reads every key the core listed, in parallel. */
@@ -443,7 +464,7 @@ export class SessionManager {
       keys.push(...page.keys);
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
-    return { names: keys.map((k) => k.name), metadata: keys.map((k) => k.metadata ?? null) };
+    return { names: keys.map((k) => k.name), metadata: keys.map((k) => metadataText(k.metadata)) };
   }
 
   /** A refusal the core made: reported, with the clearing cookie the core chose (or none). */

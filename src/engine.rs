@@ -1,8 +1,6 @@
 //! Sessions as decisions: every operation is a function of its inputs and `now`, returning what
 //! to answer and what the host must write to or delete from the store.
 
-use serde::Serialize;
-
 use crate::envelope::{self, Claims, DecodeBuffer, Verified, View};
 use crate::hub::{HubEntry, HubRevocation, HubState};
 use crate::id::{
@@ -19,8 +17,12 @@ use crate::{ConfigError, CookieConfig, KeyRing, Policy, RejectReason, Revocation
 pub const KV_PROPAGATION_MS: u64 = 60_000;
 
 /// What a valid session tells the application. Times are unix milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct Session {
     /// The user it belongs to.
     pub user_id: String,
@@ -108,8 +110,12 @@ impl SessionData {
 }
 
 /// One value the host must write to the store.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct Put {
     /// The KV key (a hash-derived name; never a session ID).
     pub key: String,
@@ -122,7 +128,8 @@ pub struct Put {
 }
 
 /// The store changes a decision asks for. Rejections never carry any.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "wasm32"), derive(serde::Serialize))]
 pub struct Effects {
     /// Values to write.
     pub puts: Vec<Put>,
@@ -273,8 +280,12 @@ pub enum DataChange {
 }
 
 /// One of a user's sessions as listed for a devices page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct SessionInfo {
     /// Its handle.
     pub handle: String,

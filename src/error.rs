@@ -156,37 +156,58 @@ pub enum ConfigError {
     Random,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConfigError {
+    /// The message in words, as [`Display`](fmt::Display) writes it (built without `core::fmt`,
+    /// which the wasm build leaves out).
+    pub fn message(&self) -> String {
+        /// How to make a secret, closing every message about one.
+        const SECRET: &str = "; it must be the base64url encoding of at least 32 random bytes. ";
         match self {
-            Self::SecretTooShort { key_id, len } => write!(
-                f,
-                "secret for key {key_id:?} decodes to {len} bytes; it must be the base64url encoding of at least 32 random bytes. {MAKE_SECRET}"
-            ),
-            Self::SecretNotBase64url(key_id) => write!(
-                f,
-                "secret for key {key_id:?} is not base64url text (A-Z a-z 0-9 - _, no padding); it must be the base64url encoding of at least 32 random bytes. {MAKE_SECRET}"
-            ),
+            Self::SecretTooShort { key_id, len } => [
+                "secret for key \"",
+                key_id,
+                "\" decodes to ",
+                &crate::json::itoa(*len as u64),
+                " bytes",
+                SECRET,
+                MAKE_SECRET,
+            ]
+            .concat(),
+            Self::SecretNotBase64url(key_id) => [
+                "secret for key \"",
+                key_id,
+                "\" is not base64url text (A-Z a-z 0-9 - _, no padding)",
+                SECRET,
+                MAKE_SECRET,
+            ]
+            .concat(),
             // Never quoted: text in the id position may be a secret written the wrong way round
             // (`<secret>:k1`), and error messages end up in logs.
-            Self::InvalidKeyId(id) => write!(
-                f,
-                "a key id ({} characters, not shown) must be 1-16 characters of [A-Za-z0-9_-]; write each key as id:secret",
-                id.chars().count()
-            ),
-            Self::DuplicateKeyId(id) => write!(f, "key id {id:?} appears more than once"),
-            Self::InvalidKeyRing(why) => write!(f, "invalid key ring: {why}"),
-            Self::InvalidTimeouts(why) => write!(f, "invalid timeouts: {why}"),
-            Self::InvalidCookie(why) => write!(f, "invalid cookie settings: {why}"),
-            Self::InvalidUserId => f.write_str(
-                "user id must be 1-128 bytes of UTF-8 without control characters",
-            ),
-            Self::InvalidHandle => f.write_str("not a session handle"),
-            Self::InvalidData(why) => write!(f, "invalid session data: {why}"),
-            Self::InvalidTime(why) => write!(f, "invalid time: {why}"),
-            Self::InvalidOption(why) => write!(f, "invalid options: {why}"),
-            Self::Random => f.write_str("the platform random number generator failed"),
+            Self::InvalidKeyId(id) => [
+                "a key id (",
+                &crate::json::itoa(id.chars().count() as u64),
+                " characters, not shown) must be 1-16 characters of [A-Za-z0-9_-]; write each key as id:secret",
+            ]
+            .concat(),
+            Self::DuplicateKeyId(id) => ["key id \"", id, "\" appears more than once"].concat(),
+            Self::InvalidKeyRing(why) => ["invalid key ring: ", why].concat(),
+            Self::InvalidTimeouts(why) => ["invalid timeouts: ", why].concat(),
+            Self::InvalidCookie(why) => ["invalid cookie settings: ", why].concat(),
+            Self::InvalidUserId => {
+                "user id must be 1-128 bytes of UTF-8 without control characters".to_owned()
+            }
+            Self::InvalidHandle => "not a session handle".to_owned(),
+            Self::InvalidData(why) => ["invalid session data: ", why].concat(),
+            Self::InvalidTime(why) => ["invalid time: ", why].concat(),
+            Self::InvalidOption(why) => ["invalid options: ", why].concat(),
+            Self::Random => "the platform random number generator failed".to_owned(),
         }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 
@@ -226,5 +247,32 @@ mod tests {
             assert_eq!(reason.to_string(), reason.code());
         }
         assert_eq!(RejectReason::from_code("nope"), None);
+    }
+
+    #[test]
+    fn messages_name_key_ids_as_debug_quotes_them() {
+        // Key ids in these errors are valid ids ([A-Za-z0-9_-]), which `{:?}` quotes as is.
+        for id in ["k1", "key_2-B"] {
+            let too_short = ConfigError::SecretTooShort {
+                key_id: id.into(),
+                len: 7,
+            };
+            assert_eq!(
+                too_short.to_string(),
+                format!("secret for key {id:?} decodes to 7 bytes; it must be the base64url encoding of at least 32 random bytes. {MAKE_SECRET}")
+            );
+            assert_eq!(
+                ConfigError::SecretNotBase64url(id.into()).to_string(),
+                format!("secret for key {id:?} is not base64url text (A-Z a-z 0-9 - _, no padding); it must be the base64url encoding of at least 32 random bytes. {MAKE_SECRET}")
+            );
+            assert_eq!(
+                ConfigError::DuplicateKeyId(id.into()).to_string(),
+                format!("key id {id:?} appears more than once")
+            );
+        }
+        assert_eq!(
+            ConfigError::InvalidKeyId("sécret".into()).to_string(),
+            "a key id (6 characters, not shown) must be 1-16 characters of [A-Za-z0-9_-]; write each key as id:secret"
+        );
     }
 }

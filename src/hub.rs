@@ -6,9 +6,8 @@
 //! Bound: with a hub, another isolate refuses a revoked session within its poll interval plus one
 //! hub round trip, instead of envelope lifetime + KV propagation.
 
-use serde::{Deserialize, Serialize};
-
 use crate::id::Lineage;
+use crate::json::{self, Json, Object, ObjectWriter};
 use crate::record::Source;
 use crate::{RejectReason, Revocations, SessionHandle};
 
@@ -55,8 +54,12 @@ pub enum HubRevocation {
 /// On the wire it is one flat JSON object, `{ seq, kind, handle | lineage | user_id, before,
 /// keep, at, until }` with `kind` one of `session`, `login`, `user`, `before` (flat, so the wasm
 /// build needs no buffering deserialiser for tagged enums).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "WireEntry", try_from = "WireEntry")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(into = "WireEntry")
+)]
 pub struct HubEntry {
     /// The sequence number the hub gave it (0 before it is appended).
     pub seq: u64,
@@ -68,39 +71,104 @@ pub struct HubEntry {
     pub until: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Kind {
-    Session,
-    Login,
-    User,
-    Before,
+impl HubEntry {
+    /// The entry's kind on the wire.
+    fn kind(&self) -> &'static str {
+        match self.revocation {
+            HubRevocation::Session { .. } => "session",
+            HubRevocation::Login { .. } => "login",
+            HubRevocation::User { .. } => "user",
+            HubRevocation::Before { .. } => "before",
+        }
+    }
+
+    /// Appends the entry's wire JSON (`{ seq, kind, handle | lineage | user_id, before, keep,
+    /// at, until }`, absent fields left out) to `out`.
+    pub fn write_json(&self, out: &mut String) {
+        let mut o = ObjectWriter::new(out);
+        o.u64("seq", self.seq).str("kind", self.kind());
+        match &self.revocation {
+            HubRevocation::Session { handle } => {
+                o.str("handle", handle);
+            }
+            HubRevocation::Login { lineage } => {
+                o.str("lineage", lineage);
+            }
+            HubRevocation::User {
+                user_id,
+                before,
+                keep,
+            } => {
+                o.str("user_id", user_id).u64("before", *before);
+                if let Some(keep) = keep {
+                    o.str("keep", keep);
+                }
+            }
+            HubRevocation::Before { before } => {
+                o.u64("before", *before);
+            }
+        }
+        o.u64("at", self.at).u64("until", self.until);
+        o.end();
+    }
+
+    /// Reads one wire entry; `None` when malformed or when it lacks the field its kind needs.
+    fn read(value: &Json<'_>) -> Option<Self> {
+        let o: Object<'_, '_> = value.object()?;
+        let text = |name| o.str(name).map(str::to_owned);
+        let revocation = match o.str("kind")? {
+            "session" => HubRevocation::Session {
+                handle: text("handle")?,
+            },
+            "login" => HubRevocation::Login {
+                lineage: text("lineage")?,
+            },
+            "user" => HubRevocation::User {
+                user_id: text("user_id")?,
+                before: o.u64("before")?,
+                keep: o.opt_str("keep").ok()?.map(str::to_owned),
+            },
+            "before" => HubRevocation::Before {
+                before: o.u64("before")?,
+            },
+            _ => return None,
+        };
+        Some(Self {
+            seq: o.opt("seq", Json::as_u64).ok()?.unwrap_or(0),
+            revocation,
+            at: o.u64("at")?,
+            until: o.u64("until")?,
+        })
+    }
 }
 
-#[derive(Serialize, Deserialize)]
+/// The wire form `serde` writes natively (tests and native hosts); the same bytes as
+/// [`HubEntry::write_json`].
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(serde::Serialize)]
 struct WireEntry {
-    #[serde(default)]
     seq: u64,
-    kind: Kind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     handle: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     lineage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     before: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     keep: Option<String>,
     at: u64,
     until: u64,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl From<HubEntry> for WireEntry {
     fn from(e: HubEntry) -> Self {
         let mut wire = WireEntry {
             seq: e.seq,
-            kind: Kind::Before,
+            kind: e.kind(),
             handle: None,
             lineage: None,
             user_id: None,
@@ -110,19 +178,14 @@ impl From<HubEntry> for WireEntry {
             until: e.until,
         };
         match e.revocation {
-            HubRevocation::Session { handle } => {
-                (wire.kind, wire.handle) = (Kind::Session, Some(handle))
-            }
-            HubRevocation::Login { lineage } => {
-                (wire.kind, wire.lineage) = (Kind::Login, Some(lineage))
-            }
+            HubRevocation::Session { handle } => wire.handle = Some(handle),
+            HubRevocation::Login { lineage } => wire.lineage = Some(lineage),
             HubRevocation::User {
                 user_id,
                 before,
                 keep,
             } => {
-                (wire.kind, wire.user_id) = (Kind::User, Some(user_id));
-                (wire.before, wire.keep) = (Some(before), keep);
+                (wire.user_id, wire.before, wire.keep) = (Some(user_id), Some(before), keep);
             }
             HubRevocation::Before { before } => wire.before = Some(before),
         }
@@ -130,38 +193,8 @@ impl From<HubEntry> for WireEntry {
     }
 }
 
-impl TryFrom<WireEntry> for HubEntry {
-    type Error = &'static str;
-
-    fn try_from(w: WireEntry) -> Result<Self, Self::Error> {
-        const MISSING: &str = "a hub entry lacks the field its kind needs";
-        let revocation = match w.kind {
-            Kind::Session => HubRevocation::Session {
-                handle: w.handle.ok_or(MISSING)?,
-            },
-            Kind::Login => HubRevocation::Login {
-                lineage: w.lineage.ok_or(MISSING)?,
-            },
-            Kind::User => HubRevocation::User {
-                user_id: w.user_id.ok_or(MISSING)?,
-                before: w.before.ok_or(MISSING)?,
-                keep: w.keep,
-            },
-            Kind::Before => HubRevocation::Before {
-                before: w.before.ok_or(MISSING)?,
-            },
-        };
-        Ok(HubEntry {
-            seq: w.seq,
-            revocation,
-            at: w.at,
-            until: w.until,
-        })
-    }
-}
-
 /// A page the hub answered to a pull.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HubPage {
     /// Entries after the sequence number asked for, in order.
     pub entries: Vec<HubEntry>,
@@ -169,8 +202,27 @@ pub struct HubPage {
     pub head: u64,
     /// The log's identity, drawn when the hub's storage was created: a different one means the
     /// log was reset and its numbers start again.
-    #[serde(default)]
     pub log: String,
+}
+
+impl HubPage {
+    /// Reads a page's JSON text (`{ entries, head, log }`); `None` for anything else, a single
+    /// malformed entry included.
+    pub fn decode<S: Source + ?Sized>(source: &S) -> Option<Self> {
+        let value = json::parse(source.json())?;
+        let o = value.object()?;
+        let Json::Arr(entries) = o.get("entries").ok()?? else {
+            return None;
+        };
+        Some(Self {
+            entries: entries
+                .iter()
+                .map(HubEntry::read)
+                .collect::<Option<Vec<_>>>()?,
+            head: o.u64("head")?,
+            log: o.opt_str("log").ok()?.unwrap_or_default().to_owned(),
+        })
+    }
 }
 
 /// An isolate's view of the hub: what it has applied and when it last heard from it.
@@ -292,7 +344,7 @@ impl HubState {
         revocations: &mut Revocations,
         now: u64,
     ) -> Result<(bool, bool), RejectReason> {
-        let Some(page) = page.read_as::<HubPage>() else {
+        let Some(page) = HubPage::decode(page) else {
             self.failed(now);
             return Err(RejectReason::StoreUnavailable);
         };

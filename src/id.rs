@@ -68,8 +68,12 @@ impl fmt::Debug for SessionId {
 ///
 /// Safe to store, log and show to the session's owner (a devices page): it cannot be turned back
 /// into the ID and is useless without a signed envelope.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(transparent)
+)]
 pub struct SessionHandle(String);
 
 /// Length of a handle in characters.
@@ -160,16 +164,10 @@ impl Lineage {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl serde::Serialize for Lineage {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.text())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Lineage {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("not a lineage id"))
     }
 }
 

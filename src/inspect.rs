@@ -35,18 +35,21 @@
 //! # Ok::<(), edge_session::ConfigError>(())
 //! ```
 
-use serde::Serialize;
-
 use crate::envelope::{self, valid_user_id, MAX_ENVELOPE_LEN, MAX_USER_ID_LEN, VERSION};
 use crate::id::{LINEAGE_LEN, SESSION_ID_LEN};
+use crate::json::{self, itoa, ObjectWriter};
 use crate::keys::{MAX_KEY_ID_LEN, TAG_LEN};
 use crate::record::{valid_data, MAX_DATA_LEN};
 use crate::{b64, find_cookie, ConfigError, CookieConfig, KeyRing, RejectReason, SameSite};
 use crate::{Lineage, SessionId};
 
 /// What an envelope asserts, read without verifying it. Times are unix milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct Decoded {
     /// The format version (always [`VERSION`] here).
     pub version: u8,
@@ -59,19 +62,19 @@ pub struct Decoded {
     /// Rotation count.
     pub generation: u32,
     /// When the user logged in.
-    #[serde(serialize_with = "as_number")]
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "as_number"))]
     pub created_at: u64,
     /// When this envelope was signed.
-    #[serde(serialize_with = "as_number")]
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "as_number"))]
     pub issued_at: u64,
     /// When this envelope stops being enough on its own (a refresh reads the store).
-    #[serde(serialize_with = "as_number")]
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "as_number"))]
     pub expires_at: u64,
     /// When the session ends without a refresh.
-    #[serde(serialize_with = "as_number")]
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "as_number"))]
     pub idle_deadline: u64,
     /// When the session ends regardless.
-    #[serde(serialize_with = "as_number")]
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "as_number"))]
     pub absolute_deadline: u64,
     /// The user id.
     pub user_id: String,
@@ -82,11 +85,15 @@ pub struct Decoded {
 }
 
 /// Why a value is not a decodable envelope.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct Undecodable {
     /// `malformed` or `bad_version` (the codes the engine uses).
-    #[serde(serialize_with = "as_code")]
+    #[cfg_attr(not(target_arch = "wasm32"), serde(serialize_with = "as_code"))]
     pub reason: RejectReason,
     /// The version byte, when there was one.
     pub version: Option<u8>,
@@ -95,8 +102,12 @@ pub struct Undecodable {
 }
 
 /// The verdict of verifying an envelope with a key ring.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct Verdict {
     /// The tag verified under a key of the ring for this cookie name.
     pub valid: bool,
@@ -109,8 +120,12 @@ pub struct Verdict {
 }
 
 /// Where the envelope was found in the input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Found {
     /// The input was the bare cookie value.
     Value,
@@ -121,8 +136,12 @@ pub enum Found {
 }
 
 /// A full report on one input.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    derive(serde::Serialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct Inspection {
     /// The cookie name the value was looked up under and verified for.
     pub cookie_name: String,
@@ -140,12 +159,14 @@ pub struct Inspection {
     pub verified: Option<Verdict>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn as_number<S: serde::Serializer>(value: &u64, s: S) -> Result<S::Ok, S::Error> {
     // Hostile envelopes may carry any u64; hosts such as JS hold numbers as f64, so times cross
     // as f64 (exact up to 2^53 ms, year 287,396) instead of failing to convert.
     s.serialize_f64(*value as f64)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn as_code<S: serde::Serializer>(value: &RejectReason, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(value.code())
 }
@@ -174,10 +195,16 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
         if n > self.rest.len() {
-            return Err(format!(
-                "truncated: {what} needs {n} bytes, {} left",
-                self.rest.len()
-            ));
+            return Err([
+                "truncated: ",
+                what,
+                " needs ",
+                &itoa(n as u64),
+                " bytes, ",
+                &itoa(self.rest.len() as u64),
+                " left",
+            ]
+            .concat());
         }
         let (head, tail) = self.rest.split_at(n);
         self.rest = tail;
@@ -187,7 +214,7 @@ impl<'a> Cursor<'a> {
     fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
         self.take(N, what)?
             .try_into()
-            .map_err(|_| format!("truncated: {what}"))
+            .map_err(|_| ["truncated: ", what].concat())
     }
 
     fn u8(&mut self, what: &str) -> Result<u8, String> {
@@ -216,10 +243,13 @@ pub fn decode(value: &str) -> Result<Decoded, Undecodable> {
     if value.len() > MAX_ENVELOPE_LEN {
         return Err(malformed(
             None,
-            format!(
-                "{} characters: longer than any envelope ({MAX_ENVELOPE_LEN})",
-                value.len()
-            ),
+            [
+                &itoa(value.len() as u64),
+                " characters: longer than any envelope (",
+                &itoa(MAX_ENVELOPE_LEN as u64),
+                ")",
+            ]
+            .concat(),
         ));
     }
     let raw = b64::decode(value).ok_or_else(|| {
@@ -235,7 +265,13 @@ pub fn decode(value: &str) -> Result<Decoded, Undecodable> {
         return Err(undecodable(
             RejectReason::BadVersion,
             v,
-            format!("version {version}; this build reads version {VERSION}"),
+            [
+                "version ",
+                &itoa(version.into()),
+                "; this build reads version ",
+                &itoa(VERSION.into()),
+            ]
+            .concat(),
         ));
     }
     decode_body(&mut r, raw.len()).map_err(|d| malformed(v, d))
@@ -244,11 +280,17 @@ pub fn decode(value: &str) -> Result<Decoded, Undecodable> {
 fn decode_body(r: &mut Cursor<'_>, raw_len: usize) -> Result<Decoded, String> {
     let kid_len = usize::from(r.u8("key id length")?);
     if kid_len == 0 || kid_len > MAX_KEY_ID_LEN {
-        return Err(format!("key id length {kid_len}, not 1-{MAX_KEY_ID_LEN}"));
+        return Err([
+            "key id length ",
+            &itoa(kid_len as u64),
+            ", not 1-",
+            &itoa(MAX_KEY_ID_LEN as u64),
+        ]
+        .concat());
     }
     let kid = r.take(kid_len, "key id")?;
     // Key ids are ASCII letters, digits, '_' and '-': anything else is shown escaped.
-    let key_id = String::from_utf8_lossy(kid).escape_default().to_string();
+    let key_id = escape_default(&String::from_utf8_lossy(kid));
     let session_id = SessionId::from_bytes(r.array::<SESSION_ID_LEN>("session id")?);
     let lineage = Lineage::from_bytes(r.array::<LINEAGE_LEN>("lineage")?);
     let generation = r.u32("generation")?;
@@ -263,13 +305,24 @@ fn decode_body(r: &mut Cursor<'_>, raw_len: usize) -> Result<Decoded, String> {
         .map_err(|_| "user id is not UTF-8".to_owned())?
         .to_owned();
     if !valid_user_id(&user_id) {
-        return Err(format!(
-            "user id of {user_len} bytes: must be 1-{MAX_USER_ID_LEN} bytes without control characters"
-        ));
+        return Err([
+            "user id of ",
+            &itoa(user_len as u64),
+            " bytes: must be 1-",
+            &itoa(MAX_USER_ID_LEN as u64),
+            " bytes without control characters",
+        ]
+        .concat());
     }
     let data_len = usize::from(r.u16("data length")?);
     if data_len > MAX_DATA_LEN {
-        return Err(format!("data length {data_len} exceeds {MAX_DATA_LEN}"));
+        return Err([
+            "data length ",
+            &itoa(data_len as u64),
+            " exceeds ",
+            &itoa(MAX_DATA_LEN as u64),
+        ]
+        .concat());
     }
     let data = match r.take(data_len, "data")? {
         [] => None,
@@ -283,7 +336,13 @@ fn decode_body(r: &mut Cursor<'_>, raw_len: usize) -> Result<Decoded, String> {
     };
     let tag_len = r.rest.len();
     if tag_len != TAG_LEN {
-        return Err(format!("tag of {tag_len} bytes, not {TAG_LEN}"));
+        return Err([
+            "tag of ",
+            &itoa(tag_len as u64),
+            " bytes, not ",
+            &itoa(TAG_LEN as u64),
+        ]
+        .concat());
     }
     Ok(Decoded {
         version: VERSION,
@@ -307,6 +366,27 @@ fn decode_body(r: &mut Cursor<'_>, raw_len: usize) -> Result<Decoded, String> {
 /// judges no time and reads no store.
 pub fn verify(ring: &KeyRing, cookie_name: &str, value: &str) -> Result<String, RejectReason> {
     envelope::open(ring, cookie_name, value).map(|v| v.key_id)
+}
+
+/// `text` with every character outside printable ASCII (and `\\`, `'`, `"`) escaped, as
+/// `str::escape_default` writes it.
+fn escape_default(text: &str) -> String {
+    text.chars().flat_map(char::escape_default).collect()
+}
+
+/// `text` in double quotes with `\\` and `"` escaped: what `{:?}` writes for text of printable
+/// characters (cookie names, and text [`escape_default`] wrote), without `core::fmt`.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if matches!(c, '\\' | '"') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// Strips an optional `Set-Cookie:` or `Cookie:` header name (any case).
@@ -367,10 +447,14 @@ pub fn find_envelope<'a>(
             Some((name, _)) => Err(undecodable(
                 RejectReason::Missing,
                 None,
-                format!(
-                    "the Set-Cookie line sets {:?}, not {cookie_name:?} (use --cookie-name)",
-                    name.trim().escape_default().to_string()
-                ),
+                [
+                    "the Set-Cookie line sets ",
+                    &quoted(&escape_default(name.trim())),
+                    ", not ",
+                    &quoted(cookie_name),
+                    " (use --cookie-name)",
+                ]
+                .concat(),
             )),
             None => Err(malformed(None, "a Set-Cookie line needs name=value")),
         };
@@ -380,15 +464,23 @@ pub fn find_envelope<'a>(
         Ok(None) => Err(undecodable(
             RejectReason::Missing,
             None,
-            format!("no non-empty cookie named {cookie_name:?} in the header"),
+            [
+                "no non-empty cookie named ",
+                &quoted(cookie_name),
+                " in the header",
+            ]
+            .concat(),
         )),
         Err(reason) => Err(undecodable(
             reason,
             None,
-            format!(
-                "the header cannot be read for {cookie_name:?}: {}",
-                reason.code()
-            ),
+            [
+                "the header cannot be read for ",
+                &quoted(cookie_name),
+                ": ",
+                reason.code(),
+            ]
+            .concat(),
         )),
     }
 }
@@ -438,11 +530,132 @@ pub fn inspect(
     })
 }
 
+impl Found {
+    /// The snake_case name reports use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Value => "value",
+            Self::SetCookie => "set_cookie",
+            Self::CookieHeader => "cookie_header",
+        }
+    }
+}
+
+impl Inspection {
+    /// The report as JSON text, as the JS API returns it: `{ cookieName, found, length,
+    /// envelope, problem, verified }` with camelCase fields, `null` for what is absent, times as
+    /// the JS numbers nearest to them.
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        let mut o = ObjectWriter::new(&mut out);
+        o.str("cookieName", &self.cookie_name)
+            .opt_str("found", self.found.map(Found::as_str))
+            .u64("length", self.length as u64);
+        match &self.envelope {
+            Some(d) => {
+                let mut e = ObjectWriter::new(o.key("envelope"));
+                e.u64("version", d.version.into())
+                    .str("keyId", &d.key_id)
+                    .str("handle", &d.handle)
+                    .str("lineage", &d.lineage)
+                    .u64("generation", d.generation.into());
+                for (name, time) in [
+                    ("createdAt", d.created_at),
+                    ("issuedAt", d.issued_at),
+                    ("expiresAt", d.expires_at),
+                    ("idleDeadline", d.idle_deadline),
+                    ("absoluteDeadline", d.absolute_deadline),
+                ] {
+                    json::push_u64_as_f64(e.key(name), time);
+                }
+                e.str("userId", &d.user_id)
+                    .opt_str("data", d.data.as_deref())
+                    .u64("rawLen", d.raw_len as u64);
+                e.end();
+            }
+            None => {
+                o.raw("envelope", "null");
+            }
+        }
+        match &self.problem {
+            Some(p) => {
+                let mut e = ObjectWriter::new(o.key("problem"));
+                e.str("reason", p.reason.code())
+                    .opt_u64("version", p.version.map(u64::from))
+                    .str("detail", &p.detail);
+                e.end();
+            }
+            None => {
+                o.raw("problem", "null");
+            }
+        }
+        match &self.verified {
+            Some(v) => {
+                let mut e = ObjectWriter::new(o.key("verified"));
+                e.bool("valid", v.valid)
+                    .opt_str("keyId", v.key_id.as_deref())
+                    .opt_str("reason", v.reason);
+                json::push_array(e.key("ring"), &v.ring, |out, id| json::push_str(out, id));
+                e.end();
+            }
+            None => {
+                o.raw("verified", "null");
+            }
+        }
+        o.end();
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::envelope::{seal, Claims};
     use proptest::prelude::*;
+
+    /// The JS API's report (written by hand) reads as what serde wrote for it.
+    fn same_as_serde(report: &Inspection) {
+        assert_eq!(
+            json::as_js(&report.to_json()),
+            json::as_js(&serde_json::to_string(report).unwrap()),
+            "{report:?}"
+        );
+    }
+
+    #[test]
+    fn report_json_is_what_serde_writes() {
+        let r = ring(&[("k1", 1), ("k2", 2)]);
+        let value = sealed(&r, NAME);
+        let mut huge = claims("bob", Some(r#"{"a":"\u0007"}"#));
+        huge.absolute_deadline = u64::MAX;
+        huge.expires_at = (1 << 53) + 1;
+        let huge = seal(&r, NAME, &huge);
+        for input in [
+            value.clone(),
+            format!("Set-Cookie: {NAME}={value}; Path=/"),
+            format!("other=\"x\\y\"; Path=/"),
+            format!("{NAME}=x; {NAME}=y"),
+            huge,
+            "AAAA".to_owned(),
+            String::new(),
+        ] {
+            same_as_serde(&inspect(&input, Some(&r), NAME).unwrap());
+            same_as_serde(&inspect(&input, None, NAME).unwrap());
+        }
+    }
+
+    #[test]
+    fn messages_quote_as_debug_does() {
+        for name in ["we\"ird", "back\\slash", "tab\there", "é\u{7}", "plain"] {
+            let input = format!("{name}=v; Path=/");
+            let problem = inspect(&input, None, NAME).unwrap().problem.unwrap();
+            let old = format!(
+                "the Set-Cookie line sets {:?}, not {NAME:?} (use --cookie-name)",
+                name.escape_default().to_string()
+            );
+            assert_eq!(problem.detail, old);
+        }
+    }
 
     const NAME: &str = "__Host-session";
 

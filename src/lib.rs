@@ -59,6 +59,7 @@ mod error;
 mod hub;
 mod id;
 pub mod inspect;
+mod json;
 mod keys;
 mod options;
 mod policy;

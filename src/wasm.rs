@@ -1,34 +1,58 @@
 //! JS bindings (feature `wasm`): one call per step, plain data in and out, nothing to free.
 //!
-//! Values cross with serde-wasm-bindgen. Stored values arrive already parsed by the host
-//! (`JSON.parse`; the raw text when it is not JSON) and the core checks their shape, so the wasm
-//! build carries no JSON parser. Every decision stays in the core: this file converts and
-//! delegates.
+//! Only strings and numbers cross. JS hands over JSON text: the options (`JSON.stringify`),
+//! stored values exactly as KV returned them, listing metadata and hub pages; the core reads it
+//! with its own small reader (`src/json.rs`). Results go back as JSON text the core writes,
+//! turned into objects by one imported `JSON.parse` call, so the JS API is unchanged. The fast
+//! path (`fastLayout` / `check`) crosses as numbers over shared buffers and builds nothing.
+//!
+//! Why: serde-wasm-bindgen's (de)serialisers, serde and the `core::fmt` they pull in were four
+//! fifths of the module (ARCHITECTURE.md, "The wasm boundary"). Every decision stays in the
+//! core: this file converts and delegates.
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::envelope::DecodeBuffer;
-use crate::options::{check_names, Options};
-use crate::record::{RecordState, Source};
+use crate::json::{self, ObjectWriter};
+use crate::options::Options;
+use crate::record::RecordState;
 use crate::{
     Checked, ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, HubEntry,
     HubRevocation, Lineage, Pending, Put, RejectReason, Session, SessionData, SessionHandle,
     SessionId, SessionInfo, GLOBAL_CUTOFF_KEY, HANDLE_LEN, MAX_COOKIE_HEADER_LEN,
 };
 
-impl Source for JsValue {
-    fn read_as<T: DeserializeOwned>(&self) -> Option<T> {
-        serde_wasm_bindgen::from_value(self.clone()).ok()
-    }
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse`, for results the core wrote as JSON text (always valid).
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse)]
+    fn json_parse(text: &str) -> JsValue;
+
+    #[wasm_bindgen(js_name = Error)]
+    type JsError;
+
+    #[wasm_bindgen(constructor, js_class = Error)]
+    fn new(message: &str) -> JsError;
+
+    #[wasm_bindgen(method, setter, js_class = Error)]
+    fn set_name(this: &JsError, name: &str);
+
+    #[wasm_bindgen(method, setter, js_class = Error)]
+    fn set_reason(this: &JsError, reason: &str);
+
+    /// The object `fastLayout` returns.
+    type Layout;
+
+    #[wasm_bindgen(method, setter)]
+    fn set_memory(this: &Layout, memory: JsValue);
 }
 
+/// A `SessionConfigError` (an `Error` with that name and a `reason` code; core.js rethrows it
+/// as its own class).
 fn config_error(err: &ConfigError) -> JsValue {
-    let error = js_sys::Error::new(&err.to_string());
+    let error = JsError::new(&err.message());
     error.set_name("SessionConfigError");
-    // Setting a property on a fresh Error object cannot fail.
-    let _ = js_sys::Reflect::set(&error, &"reason".into(), &err.code().into());
+    error.set_reason(err.code());
     error.into()
 }
 
@@ -43,177 +67,151 @@ fn ms(value: f64) -> u64 {
     }
 }
 
-fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::new()
-        .serialize_missing_as_null(true)
-        .serialize_maps_as_objects(true);
-    // Our outputs are structs of strings, bools and integers below 2^53: they always convert.
-    value.serialize(&serializer).unwrap_or(JsValue::NULL)
+/// A JSON object written by `write`, as a JS object.
+fn object(write: impl FnOnce(&mut ObjectWriter<'_>)) -> JsValue {
+    let mut text = String::new();
+    let mut o = ObjectWriter::new(&mut text);
+    write(&mut o);
+    o.end();
+    json_parse(&text)
 }
 
-/// `null` and `undefined` (an absent key) read as `None`.
-fn present(value: &JsValue) -> Option<&JsValue> {
-    (!value.is_null() && !value.is_undefined()).then_some(value)
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Accepted<'a> {
-    ok: bool,
-    session: &'a Session,
-    set_cookie: Option<&'a str>,
-    refreshed: bool,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    puts: &'a [Put],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    deletes: &'a [String],
-}
-
-impl<'a> Accepted<'a> {
-    fn new(
-        session: &'a Session,
-        set_cookie: Option<&'a str>,
-        refreshed: bool,
-        e: &'a Effects,
-    ) -> Self {
-        Self {
-            ok: true,
-            session,
-            set_cookie,
-            refreshed,
-            puts: &e.puts,
-            deletes: &e.deletes,
-        }
+/// Stored text from JS: a string, or `None` for `null`/`undefined` (an absent key). Anything
+/// else is no value this library wrote: it reads as corrupt.
+fn text(value: &JsValue) -> Option<String> {
+    if value.is_null() || value.is_undefined() {
+        None
+    } else {
+        Some(value.as_string().unwrap_or_else(|| "\u{0}".to_owned()))
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Refusal<'a> {
-    ok: bool,
-    reason: &'static str,
-    set_cookie: Option<String>,
-    handle: Option<&'a str>,
-    /// Remembering this refusal overflowed the revocation memory (the isolate went strict).
-    #[serde(skip_serializing_if = "core::ops::Not::not")]
-    overflow: bool,
+fn texts(values: &[JsValue]) -> Vec<Option<String>> {
+    values.iter().map(text).collect()
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Need<'a> {
-    need: [String; 5],
-    handle: &'a str,
-    user_id: &'a str,
+fn fetched(values: &[Option<String>]) -> Fetched<'_, str> {
+    let at = |i: usize| values.get(i).and_then(Option::as_deref);
+    Fetched::from_reads([at(0), at(1), at(2), at(3), at(4)])
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A listing as `(name, metadata)` pairs: `names[i]` with `metadata[i]` (JSON text or null).
+fn pairs<'a>(
+    names: &'a [String],
+    metadata: &'a [Option<String>],
+) -> Vec<(&'a str, Option<&'a str>)> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), metadata.get(i).and_then(Option::as_deref)))
+        .collect()
+}
+
+fn data_of(json: Option<String>) -> Result<Option<SessionData>, JsValue> {
+    json.map(|d| SessionData::new(&d))
+        .transpose()
+        .map_err(|e| config_error(&e))
+}
+
+fn write_session(out: &mut String, s: &Session) {
+    let mut o = ObjectWriter::new(out);
+    o.str("userId", &s.user_id)
+        .str("handle", s.handle.as_str())
+        .u64("createdAt", s.created_at)
+        .u64("issuedAt", s.issued_at)
+        .u64("envelopeExpiresAt", s.envelope_expires_at)
+        .u64("idleExpiresAt", s.idle_expires_at)
+        .u64("absoluteExpiresAt", s.absolute_expires_at)
+        .u64("generation", s.generation.into())
+        .opt_str("data", s.data.as_deref());
+    o.end();
+}
+
+fn write_puts(out: &mut String, puts: &[Put]) {
+    json::push_array(out, puts, |out, p| {
+        let mut o = ObjectWriter::new(out);
+        o.str("key", &p.key);
+        p.value.write_json(o.key("value"));
+        o.opt_u64("expirationTtl", p.expiration_ttl);
+        match &p.metadata {
+            Some(m) => m.write_json(o.key("metadata")),
+            None => {
+                o.raw("metadata", "null");
+            }
+        }
+        o.end();
+    });
+}
+
+fn write_strings(out: &mut String, items: &[String]) {
+    json::push_array(out, items, |out, s| json::push_str(out, s));
+}
+
+/// `puts` and `deletes` members.
+fn effects(o: &mut ObjectWriter<'_>, e: &Effects) {
+    write_puts(o.key("puts"), &e.puts);
+    write_strings(o.key("deletes"), &e.deletes);
+}
+
+fn hub_member(o: &mut ObjectWriter<'_>, hub: Option<&HubEntry>) {
+    if let Some(entry) = hub {
+        entry.write_json(o.key("hub"));
+    }
+}
+
+/// An accepted session: `{ ok, session, setCookie, refreshed, puts?, deletes? }`.
+fn accepted(session: &Session, set_cookie: Option<&str>, refreshed: bool, e: &Effects) -> JsValue {
+    object(|o| {
+        o.bool("ok", true);
+        write_session(o.key("session"), session);
+        o.opt_str("setCookie", set_cookie)
+            .bool("refreshed", refreshed);
+        if !e.puts.is_empty() {
+            write_puts(o.key("puts"), &e.puts);
+        }
+        if !e.deletes.is_empty() {
+            write_strings(o.key("deletes"), &e.deletes);
+        }
+    })
+}
+
+/// What a revocation writes: `{ ok, handle, userId, lineage, until, puts, deletes, overflow,
+/// corrupt, hub?, before? }`, then whatever `extra` adds.
+#[derive(Default)]
 struct Writes<'a> {
-    ok: bool,
     handle: Option<&'a str>,
     user_id: Option<&'a str>,
     /// The ended session's lineage and absolute deadline (for `holdEnded` when writes fail).
     lineage: Option<String>,
     until: Option<u64>,
-    puts: &'a [Put],
-    deletes: &'a [String],
     /// The revocation memory was full: the isolate reads records until entries age out.
     overflow: bool,
     /// A stored value was corrupt and is being replaced.
     corrupt: bool,
     /// What to append to the revocation hub (when the isolate follows one).
-    #[serde(skip_serializing_if = "Option::is_none")]
     hub: Option<HubEntry>,
     /// The cutoff written (user revocations).
-    #[serde(skip_serializing_if = "Option::is_none")]
     before: Option<u64>,
 }
 
-impl<'a> Writes<'a> {
-    fn new(e: &'a Effects) -> Self {
-        Self {
-            ok: true,
-            handle: None,
-            user_id: None,
-            lineage: None,
-            until: None,
-            puts: &e.puts,
-            deletes: &e.deletes,
-            overflow: false,
-            corrupt: false,
-            hub: None,
-            before: None,
-        }
+impl Writes<'_> {
+    fn to_js(&self, e: &Effects, extra: impl FnOnce(&mut ObjectWriter<'_>)) -> JsValue {
+        object(|o| {
+            o.bool("ok", true)
+                .opt_str("handle", self.handle)
+                .opt_str("userId", self.user_id)
+                .opt_str("lineage", self.lineage.as_deref())
+                .opt_u64("until", self.until);
+            effects(o, e);
+            o.bool("overflow", self.overflow)
+                .bool("corrupt", self.corrupt);
+            hub_member(o, self.hub.as_ref());
+            if let Some(before) = self.before {
+                o.u64("before", before);
+            }
+            extra(o);
+        })
     }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Held {
-    overflow: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hub: Option<HubEntry>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HubApplied {
-    ok: bool,
-    more: bool,
-    overflow: bool,
-    /// The sequence number to pull after next.
-    after: u64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HubClaim {
-    after: u64,
-    out_of_reach: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HubStatus {
-    seq: u64,
-    head: u64,
-    last_pull_at: Option<u64>,
-    out_of_reach: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Rotated<'a> {
-    ok: bool,
-    session: &'a Session,
-    set_cookie: &'a str,
-    puts: &'a [Put],
-    deletes: &'a [String],
-    retire: &'a Effects,
-    previous_handle: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hub: Option<HubEntry>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UserKeys {
-    index: String,
-    touch: String,
-    ended: String,
-    cutoff: String,
-    others: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Status {
-    issued_before: u64,
-    revoked_sessions: usize,
-    revoked_users: usize,
-    strict: bool,
-    hub: Option<HubStatus>,
 }
 
 /// The session engine for one isolate: keys, policy, cookie and in-memory revocations.
@@ -238,67 +236,18 @@ struct FastIo {
     handle: [u8; HANDLE_LEN],
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct FastLayout {
-    input: usize,
-    input_len: usize,
-    out: usize,
-    handle: usize,
-}
-
-fn fetched(values: &[JsValue]) -> Fetched<'_, JsValue> {
-    let at = |i: usize| values.get(i).and_then(present);
-    Fetched::from_reads([at(0), at(1), at(2), at(3), at(4)])
-}
-
-/// A listing as `(name, metadata)` pairs: `names[i]` with `metadata[i]`.
-fn pairs<'a>(names: &'a [String], metadata: &'a [JsValue]) -> Vec<(&'a str, Option<&'a JsValue>)> {
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), metadata.get(i).and_then(present)))
-        .collect()
-}
-
-fn data_of(json: Option<String>) -> Result<Option<SessionData>, JsValue> {
-    json.map(|d| SessionData::new(&d))
-        .transpose()
-        .map_err(|e| config_error(&e))
-}
-
 #[wasm_bindgen(js_class = Engine)]
 impl JsEngine {
-    /// Builds an engine from the `SessionManager` options less `store`, `now` and `onEvent`.
-    /// Throws a `SessionConfigError` with a `reason` code for unknown or bad settings.
+    /// Builds an engine from the `SessionManager` options less `store`, `now` and `onEvent`, as
+    /// JSON text. Throws a `SessionConfigError` with a `reason` code for unknown or bad settings.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<JsEngine, JsValue> {
-        let names = |value: &JsValue| -> Vec<String> {
-            if value.is_object() {
-                js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>())
-                    .iter()
-                    .filter_map(|k| k.as_string())
-                    .collect()
-            } else {
-                Vec::new()
-            }
-        };
-        let cookie = js_sys::Reflect::get(&options, &"cookie".into()).unwrap_or(JsValue::UNDEFINED);
-        let (top, cookie) = (names(&options), names(&cookie));
-        check_names(
-            top.iter().map(String::as_str),
-            cookie.iter().map(String::as_str),
-        )
-        .map_err(|e| config_error(&e))?;
-        let options: Options = serde_wasm_bindgen::from_value(options).map_err(|e| {
-            let text = e.to_string();
-            let text = text.strip_prefix("Error: ").unwrap_or(&text).to_owned();
-            config_error(&ConfigError::InvalidOption(text))
-        })?;
-        let (engine, settings) = options.build().map_err(|e| config_error(&e))?;
+    pub fn new(options: &str) -> Result<JsEngine, JsValue> {
+        let (engine, settings) = Options::from_json(options)
+            .and_then(Options::build)
+            .map_err(|e| config_error(&e))?;
         Ok(Self {
             engine,
-            settings: to_js(&settings),
+            settings: json_parse(&settings.to_json()),
             fast: Box::new(FastIo {
                 input: [0; MAX_COOKIE_HEADER_LEN],
                 raw: [0; core::mem::size_of::<DecodeBuffer>()],
@@ -313,14 +262,15 @@ impl JsEngine {
     /// `memory.buffer` changes (the memory grew).
     #[wasm_bindgen(js_name = fastLayout)]
     pub fn fast_layout(&self) -> JsValue {
-        let layout = to_js(&FastLayout {
-            input: self.fast.input.as_ptr() as usize,
-            input_len: MAX_COOKIE_HEADER_LEN,
-            out: self.fast.out.as_ptr() as usize,
-            handle: self.fast.handle.as_ptr() as usize,
-        });
-        let _ = js_sys::Reflect::set(&layout, &"memory".into(), &wasm_bindgen::memory());
-        layout
+        let layout: Layout = object(|o| {
+            o.u64("input", self.fast.input.as_ptr() as usize as u64)
+                .u64("inputLen", MAX_COOKIE_HEADER_LEN as u64)
+                .u64("out", self.fast.out.as_ptr() as usize as u64)
+                .u64("handle", self.fast.handle.as_ptr() as usize as u64);
+        })
+        .unchecked_into();
+        layout.set_memory(wasm_bindgen::memory());
+        layout.into()
     }
 
     /// The fast path: judges the `Cookie` header JS wrote into the input buffer (`len` bytes).
@@ -363,7 +313,7 @@ impl JsEngine {
         1
     }
 
-    /// `{ cookieName, storeTimeoutMs }`.
+    /// `{ cookieName, storeTimeoutMs, keyIds, timeouts, hubPollInterval }`.
     #[wasm_bindgen(getter)]
     pub fn settings(&self) -> JsValue {
         self.settings.clone()
@@ -391,18 +341,23 @@ impl JsEngine {
         self.refusal_noting(reason, Some(handle), overflow)
     }
 
+    /// `{ ok: false, reason, setCookie, handle, overflow? }`.
     fn refusal_noting(
         &self,
         reason: RejectReason,
         handle: Option<&str>,
         overflow: bool,
     ) -> JsValue {
-        to_js(&Refusal {
-            ok: false,
-            reason: reason.code(),
-            set_cookie: reason.clears_cookie().then(|| self.engine.clear_cookie()),
-            handle,
-            overflow,
+        let clear = reason.clears_cookie().then(|| self.engine.clear_cookie());
+        object(|o| {
+            o.bool("ok", false)
+                .str("reason", reason.code())
+                .opt_str("setCookie", clear.as_deref())
+                .opt_str("handle", handle);
+            // Remembering this refusal overflowed the revocation memory (the isolate went strict).
+            if overflow {
+                o.bool("overflow", true);
+            }
         })
     }
 
@@ -414,10 +369,10 @@ impl JsEngine {
     }
 
     fn need(pending: &Pending) -> JsValue {
-        to_js(&Need {
-            need: pending.reads(),
-            handle: pending.handle().as_str(),
-            user_id: pending.user_id(),
+        object(|o| {
+            write_strings(o.key("need"), &pending.reads());
+            o.str("handle", pending.handle().as_str())
+                .str("userId", pending.user_id());
         })
     }
 
@@ -425,9 +380,7 @@ impl JsEngine {
     /// handle, userId }` (read those keys and call `resume`), or `{ ok: false, reason, setCookie }`.
     pub fn validate(&self, cookie_header: Option<String>, now: f64) -> JsValue {
         match self.engine.validate(cookie_header.as_deref(), ms(now)) {
-            Decision::Valid(session) => {
-                to_js(&Accepted::new(&session, None, false, &Effects::default()))
-            }
+            Decision::Valid(session) => accepted(&session, None, false, &Effects::default()),
             Decision::NeedRecord(pending) => Self::need(&pending),
             Decision::Reject(reason) => self.refusal(reason, None),
         }
@@ -442,7 +395,8 @@ impl JsEngine {
         }
     }
 
-    /// Judges the header against the values read for `need` (parsed; `null` when absent).
+    /// Judges the header against the values read for `need` (each the stored text, or `null`
+    /// when absent).
     pub fn resume(
         &mut self,
         cookie_header: Option<String>,
@@ -454,13 +408,9 @@ impl JsEngine {
             Ok(pending) => pending,
             Err(refusal) => return refusal,
         };
+        let values = texts(&values);
         match self.engine.resume(&pending, &fetched(&values), now) {
-            Ok(r) => to_js(&Accepted::new(
-                &r.session,
-                r.set_cookie.as_deref(),
-                true,
-                &r.effects,
-            )),
+            Ok(r) => accepted(&r.session, r.set_cookie.as_deref(), true, &r.effects),
             Err(reason) => self.judged_refusal(reason, pending.handle().as_str()),
         }
     }
@@ -478,12 +428,12 @@ impl JsEngine {
             .engine
             .issue(user_id, user_agent.as_deref(), data_of(data)?, ms(now))
             .map_err(|e| config_error(&e))?;
-        Ok(to_js(&Accepted::new(
+        Ok(accepted(
             &issued.session,
             Some(&issued.set_cookie),
             false,
             &issued.effects,
-        )))
+        ))
     }
 
     /// Checks session data (JSON object text of at most 1024 bytes). Throws when it is not.
@@ -513,23 +463,28 @@ impl JsEngine {
             Ok(pending) => pending,
             Err(refusal) => return Ok(refusal),
         };
+        let values = texts(&values);
         Ok(
             match self.engine.rotate(&pending, &fetched(&values), change, now) {
-                Ok(r) => to_js(&Rotated {
-                    ok: true,
-                    session: &r.issued.session,
-                    set_cookie: &r.issued.set_cookie,
-                    puts: &r.issued.effects.puts,
-                    deletes: &r.issued.effects.deletes,
-                    retire: &r.retire,
-                    previous_handle: r.previous.as_str(),
-                    hub: self.hub_entry(
+                Ok(r) => {
+                    let hub = self.hub_entry(
                         HubRevocation::Session {
-                            handle: r.previous.to_string(),
+                            handle: r.previous.as_str().to_owned(),
                         },
                         now,
-                    ),
-                }),
+                    );
+                    object(|o| {
+                        o.bool("ok", true);
+                        write_session(o.key("session"), &r.issued.session);
+                        o.str("setCookie", &r.issued.set_cookie);
+                        effects(o, &r.issued.effects);
+                        let mut retire = ObjectWriter::new(o.key("retire"));
+                        effects(&mut retire, &r.retire);
+                        retire.end();
+                        o.str("previousHandle", r.previous.as_str());
+                        hub_member(o, hub.as_ref());
+                    })
+                }
                 Err(reason) => self.judged_refusal(reason, pending.handle().as_str()),
             },
         )
@@ -572,7 +527,7 @@ impl JsEngine {
                 (
                     self.engine.hold_ended(&handle, Ended::Rotated, until, now),
                     HubRevocation::Session {
-                        handle: handle.to_string(),
+                        handle: handle.as_str().to_owned(),
                     },
                 )
             }
@@ -581,7 +536,10 @@ impl JsEngine {
             .engine
             .hub()
             .map(|_| self.engine.hub_entry_held(revocation, until, now));
-        Ok(to_js(&Held { overflow, hub }))
+        Ok(object(|o| {
+            o.bool("overflow", overflow);
+            hub_member(o, hub.as_ref());
+        }))
     }
 
     /// Logs the header's session out: this isolate refuses it at once; returns `{ ok, handle,
@@ -593,7 +551,7 @@ impl JsEngine {
             Err(reason) => return self.refusal(reason, None),
         };
         let (effects, overflow) = self.engine.destroy(&pending, now);
-        to_js(&Writes {
+        Writes {
             handle: Some(pending.handle().as_str()),
             user_id: Some(pending.user_id()),
             lineage: Some(pending.lineage().text()),
@@ -605,8 +563,9 @@ impl JsEngine {
                 },
                 now,
             ),
-            ..Writes::new(&effects)
-        })
+            ..Writes::default()
+        }
+        .to_js(&effects, |_| {})
     }
 
     /// The KV key of the record named by `handle`. Throws for a malformed handle.
@@ -617,8 +576,9 @@ impl JsEngine {
             .map_err(|e| config_error(&e))
     }
 
-    /// Revokes the session `handle` given its stored record; with `owner`, only that user's.
-    /// `undefined` when there is no such live session. Throws for a malformed handle.
+    /// Revokes the session `handle` given its stored record (text; `null` when absent); with
+    /// `owner`, only that user's. `undefined` when there is no such live session. Throws for a
+    /// malformed handle.
     #[wasm_bindgen(js_name = revokeHandle)]
     pub fn revoke_handle(
         &mut self,
@@ -628,53 +588,54 @@ impl JsEngine {
         now: f64,
     ) -> Result<JsValue, JsValue> {
         let parsed = SessionHandle::parse(handle).map_err(|e| config_error(&e))?;
+        let record = text(&record);
         // Its lineage and deadline, for `holdEnded` should the writes fail.
-        let ended = match present(&record).map(RecordState::decode) {
+        let ended = match record.as_deref().map(RecordState::decode) {
             Some(Ok(RecordState::Live(r))) => Some((r.lineage.text(), r.absolute_deadline)),
             _ => None,
         };
         let now = ms(now);
-        Ok(
-            match self
-                .engine
-                .revoke_handle(&parsed, present(&record), owner.as_deref(), now)
-            {
-                Some((user_id, effects, overflow)) => to_js(&Writes {
-                    handle: Some(handle),
-                    user_id: Some(&user_id),
-                    hub: ended.as_ref().and_then(|(lineage, _)| {
-                        self.hub_entry(
-                            HubRevocation::Login {
-                                lineage: lineage.clone(),
-                            },
-                            now,
-                        )
-                    }),
-                    lineage: ended.as_ref().map(|(l, _)| l.clone()),
-                    until: ended.map(|(_, until)| until),
-                    overflow,
-                    ..Writes::new(&effects)
-                }),
-                None => JsValue::UNDEFINED,
-            },
-        )
+        let Some((user_id, effects, overflow)) =
+            self.engine
+                .revoke_handle(&parsed, record.as_deref(), owner.as_deref(), now)
+        else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let hub = ended.as_ref().and_then(|(lineage, _)| {
+            self.hub_entry(
+                HubRevocation::Login {
+                    lineage: lineage.clone(),
+                },
+                now,
+            )
+        });
+        Ok(Writes {
+            handle: Some(handle),
+            user_id: Some(&user_id),
+            hub,
+            lineage: ended.as_ref().map(|(l, _)| l.clone()),
+            until: ended.map(|(_, until)| until),
+            overflow,
+            ..Writes::default()
+        }
+        .to_js(&effects, |_| {}))
     }
 
-    /// The store keys of a user: `{ index, touch, ended, cutoff }` (three list prefixes and one
-    /// key).
+    /// The store keys of a user: `{ index, touch, ended, cutoff, others }` (three list prefixes
+    /// and two keys).
     #[wasm_bindgen(js_name = userKeys)]
     pub fn user_keys(&self, user_id: &str) -> JsValue {
-        to_js(&UserKeys {
-            index: self.engine.user_index_prefix(user_id),
-            touch: self.engine.touch_prefix(user_id),
-            ended: self.engine.lineage_prefix(user_id),
-            cutoff: self.engine.user_cutoff_key(user_id),
-            others: crate::others_cutoff_key(user_id),
+        object(|o| {
+            o.str("index", &self.engine.user_index_prefix(user_id))
+                .str("touch", &self.engine.touch_prefix(user_id))
+                .str("ended", &self.engine.lineage_prefix(user_id))
+                .str("cutoff", &self.engine.user_cutoff_key(user_id))
+                .str("others", &crate::others_cutoff_key(user_id));
         })
     }
 
-    /// Revokes every session of `user_id` created up to now, given the stored cutoff: this
-    /// isolate at once; returns the cutoff write.
+    /// Revokes every session of `user_id` created up to now, given the stored cutoffs (text;
+    /// `null` when absent): this isolate at once; returns the cutoff write.
     #[wasm_bindgen(js_name = revokeUser)]
     pub fn revoke_user(
         &mut self,
@@ -684,20 +645,20 @@ impl JsEngine {
         now: f64,
     ) -> JsValue {
         let now = ms(now);
+        let (stored, stored_others) = (text(&stored), text(&stored_others));
         let (effects, overflow) =
             self.engine
-                .revoke_user_except(user_id, None, present(&stored), now);
-        let out = self.cutoff_writes(user_id, None, &effects, overflow, now);
+                .revoke_user_except(user_id, None, stored.as_deref(), now);
         // An unreadable "other sessions" cutoff would fail every refresh of the user closed for
         // good: the plain cutoff written now covers all it could refuse, so it goes, but only
         // once that cutoff is stored (`repair`: keys to delete after `puts` succeeded).
         let repair: Vec<String> = self
             .engine
-            .corrupt_others_cutoff(user_id, present(&stored_others), now)
+            .corrupt_others_cutoff(user_id, stored_others.as_deref(), now)
             .into_iter()
             .collect();
-        let _ = js_sys::Reflect::set(&out, &"repair".into(), &to_js(&repair));
-        out
+        self.cutoff_writes(user_id, None, &effects, overflow, now)
+            .to_js(&effects, |o| write_strings(o.key("repair"), &repair))
     }
 
     /// A user cutoff's writes, with the hub entry announcing it.
@@ -708,12 +669,12 @@ impl JsEngine {
         effects: &Effects,
         overflow: bool,
         now: u64,
-    ) -> JsValue {
+    ) -> Writes<'static> {
         let before = match effects.puts.first().map(|p| &p.value) {
             Some(crate::Value::Cutoff(c)) => c.before,
             _ => now.saturating_add(1),
         };
-        to_js(&Writes {
+        Writes {
             overflow,
             before: Some(before),
             lineage: keep.map(Lineage::text),
@@ -725,8 +686,8 @@ impl JsEngine {
                 },
                 now,
             ),
-            ..Writes::new(effects)
-        })
+            ..Writes::default()
+        }
     }
 
     /// "Log out my other sessions": judges the header's session against the values read for
@@ -745,22 +706,26 @@ impl JsEngine {
             Ok(pending) => pending,
             Err(refusal) => return refusal,
         };
+        let values = texts(&values);
         let (effects, overflow) = match self.engine.revoke_others(&pending, &fetched(&values), now)
         {
             Ok(out) => out,
             Err(reason) => return self.judged_refusal(reason, pending.handle().as_str()),
         };
         let lineage = *pending.lineage();
-        let out = self.cutoff_writes(pending.user_id(), Some(&lineage), &effects, overflow, now);
-        let _ = js_sys::Reflect::set(&out, &"userId".into(), &pending.user_id().into());
-        let _ = js_sys::Reflect::set(&out, &"handle".into(), &pending.handle().as_str().into());
-        let _ = js_sys::Reflect::set(&out, &"session".into(), &to_js(&pending.session()));
-        out
+        Writes {
+            handle: Some(pending.handle().as_str()),
+            user_id: Some(pending.user_id()),
+            ..self.cutoff_writes(pending.user_id(), Some(&lineage), &effects, overflow, now)
+        }
+        .to_js(&effects, |o| {
+            write_session(o.key("session"), &pending.session())
+        })
     }
 
-    /// The writes ending each listed index key of `user_id` (`names[i]` with `metadata[i]`)
-    /// created before `before`, the cutoff `revokeUser` wrote; with `keep` (a lineage), that
-    /// login's sessions are left alone.
+    /// The writes ending each listed index key of `user_id` (`names[i]` with `metadata[i]`, its
+    /// JSON text or `null`) created before `before`, the cutoff `revokeUser` wrote; with `keep`
+    /// (a lineage), that login's sessions are left alone.
     #[wasm_bindgen(js_name = endListed)]
     pub fn end_listed(
         &self,
@@ -772,6 +737,7 @@ impl JsEngine {
         keep: Option<String>,
     ) -> JsValue {
         let keep = keep.as_deref().and_then(Lineage::parse);
+        let metadata = texts(&metadata);
         let effects = self.engine.end_listed_except(
             user_id,
             ms(before),
@@ -779,7 +745,7 @@ impl JsEngine {
             &pairs(&names, &metadata),
             ms(now),
         );
-        to_js(&Writes::new(&effects))
+        Writes::default().to_js(&effects, |_| {})
     }
 
     /// The KV key of the global cutoff.
@@ -788,8 +754,9 @@ impl JsEngine {
         GLOBAL_CUTOFF_KEY.to_owned()
     }
 
-    /// Revokes every session created before `before` given the stored cutoff; returns the write
-    /// (never lowering it). Throws `invalid_time` for a time later than now plus the skew.
+    /// Revokes every session created before `before` given the stored cutoff (text; `null` when
+    /// absent); returns the write (never lowering it). Throws `invalid_time` for a time later
+    /// than now plus the skew.
     #[wasm_bindgen(js_name = revokeIssuedBefore)]
     pub fn revoke_issued_before(
         &mut self,
@@ -799,17 +766,19 @@ impl JsEngine {
     ) -> Result<JsValue, JsValue> {
         self.check_time(before, now)?;
         let now = ms(now);
+        let stored = text(&stored);
         let (effects, corrupt) = self
             .engine
-            .revoke_issued_before(ms(before), present(&stored), now)
+            .revoke_issued_before(ms(before), stored.as_deref(), now)
             .map_err(|e| config_error(&e))?;
         let before = self.engine.revocations().issued_before();
-        Ok(to_js(&Writes {
+        Ok(Writes {
             corrupt,
             before: Some(before),
             hub: self.hub_entry(HubRevocation::Before { before }, now),
-            ..Writes::new(&effects)
-        }))
+            ..Writes::default()
+        }
+        .to_js(&effects, |_| {}))
     }
 
     /// Throws `invalid_time` unless `before` is whole unix milliseconds no later than now plus
@@ -827,9 +796,10 @@ impl JsEngine {
     }
 
     /// A user's live sessions from three listings (`names`/`metadata` pairs of the index and
-    /// last-seen prefixes, and the key names under the ended-logins prefix), newest first.
+    /// last-seen prefixes, metadata as JSON text or `null`, and the key names under the
+    /// ended-logins prefix), newest first.
     #[wasm_bindgen(js_name = listSessions)]
-    // Three listings as parallel arrays: plain arrays cross the boundary without a serde pass.
+    // Three listings as parallel arrays: plain arrays of strings cross the boundary as they are.
     #[allow(clippy::too_many_arguments)]
     pub fn list_sessions(
         &self,
@@ -841,72 +811,98 @@ impl JsEngine {
         ended_names: Vec<String>,
         now: f64,
     ) -> JsValue {
+        let (index_metadata, touch_metadata) = (texts(&index_metadata), texts(&touch_metadata));
         let index = pairs(&index_names, &index_metadata);
         let touches = pairs(&touch_names, &touch_metadata);
         let ended: Vec<&str> = ended_names.iter().map(String::as_str).collect();
         let sessions: Vec<SessionInfo> =
             self.engine
                 .list_sessions(user_id, &index, &touches, &ended, ms(now));
-        to_js(&sessions)
+        let mut text = String::new();
+        json::push_array(&mut text, &sessions, |out, s| {
+            let mut o = ObjectWriter::new(out);
+            o.str("handle", &s.handle)
+                .u64("createdAt", s.created_at)
+                .u64("lastSeenAt", s.last_seen_at)
+                .u64("absoluteExpiresAt", s.absolute_expires_at)
+                .str("userAgent", &s.user_agent);
+            o.end();
+        });
+        json_parse(&text)
     }
 
-    /// This isolate's revocation state: `{ issuedBefore, revokedSessions, revokedUsers, strict }`.
+    /// This isolate's revocation state: `{ issuedBefore, revokedSessions, revokedUsers, strict,
+    /// hub }`.
     pub fn status(&self, now: f64) -> JsValue {
         let now = ms(now);
         let r = self.engine.revocations();
         let (revoked_sessions, revoked_users) = r.counts();
-        to_js(&Status {
-            issued_before: r.issued_before(),
-            revoked_sessions,
-            revoked_users,
-            // Whether this isolate reads the record on every request, for whatever reason.
-            strict: r.strict(now)
-                || self.engine.policy().strict
-                || self.engine.hub().is_some_and(|h| h.unreachable(now)),
-            hub: self.engine.hub().map(|h| HubStatus {
-                seq: h.seq(),
-                head: h.head(),
-                last_pull_at: h.last_ok(),
-                out_of_reach: h.unreachable(now),
-            }),
+        let hub = self.engine.hub();
+        // Whether this isolate reads the record on every request, for whatever reason.
+        let strict =
+            r.strict(now) || self.engine.policy().strict || hub.is_some_and(|h| h.unreachable(now));
+        object(|o| {
+            o.u64("issuedBefore", r.issued_before())
+                .u64("revokedSessions", revoked_sessions as u64)
+                .u64("revokedUsers", revoked_users as u64)
+                .bool("strict", strict);
+            match hub {
+                Some(h) => {
+                    let mut s = ObjectWriter::new(o.key("hub"));
+                    s.u64("seq", h.seq())
+                        .u64("head", h.head())
+                        .opt_u64("lastPullAt", h.last_ok())
+                        .bool("outOfReach", h.unreachable(now));
+                    s.end();
+                }
+                None => {
+                    o.raw("hub", "null");
+                }
+            }
         })
     }
 
     /// With a hub, when a pull is due (or with `force`, always): claims it and returns
-    /// `{ after, outOfReach }` (the
-    /// sequence number to pull after; whether the isolate reads records on every request until a
-    /// pull succeeds). Otherwise undefined: go on without pulling.
+    /// `{ after, outOfReach }` (the sequence number to pull after; whether the isolate reads
+    /// records on every request until a pull succeeds). Otherwise undefined: go on without
+    /// pulling.
     #[wasm_bindgen(js_name = hubClaim)]
     pub fn hub_claim(&mut self, now: f64, force: bool) -> JsValue {
         let now = ms(now);
         match self.engine.hub_claim(now, force) {
-            Some(after) => to_js(&HubClaim {
-                after,
-                out_of_reach: self.engine.hub().is_some_and(|h| h.out_of_reach(now)),
-            }),
+            Some(after) => {
+                let out_of_reach = self.engine.hub().is_some_and(|h| h.out_of_reach(now));
+                object(|o| {
+                    o.u64("after", after).bool("outOfReach", out_of_reach);
+                })
+            }
             None => JsValue::UNDEFINED,
         }
     }
 
-    /// Applies a page the hub answered (`{ entries, head, log }`, parsed): `{ ok, more,
-    /// overflow }`; `ok: false` for a malformed page (a failed pull).
+    /// Applies a page the hub answered (its JSON text, `{ entries, head, log }`): `{ ok, more,
+    /// overflow, after, entries }` (`entries`: how many the page held); `ok: false` for a
+    /// malformed page (a failed pull).
     #[wasm_bindgen(js_name = hubApply)]
-    pub fn hub_apply(&mut self, page: JsValue, after: f64, now: f64) -> JsValue {
-        let applied = match self.engine.hub_apply_pulled(&page, ms(after), ms(now)) {
-            Ok(more) => HubApplied {
-                ok: true,
-                more,
-                overflow: self.engine.take_overflow(),
-                after: self.engine.hub().map_or(0, |h| h.seq()),
-            },
-            Err(_) => HubApplied {
-                ok: false,
-                more: false,
-                overflow: false,
-                after: 0,
-            },
-        };
-        to_js(&applied)
+    pub fn hub_apply(&mut self, page: &str, after: f64, now: f64) -> JsValue {
+        let entries = crate::HubPage::decode(page).map_or(0, |p| p.entries.len());
+        let (ok, more, overflow, after) =
+            match self.engine.hub_apply_pulled(page, ms(after), ms(now)) {
+                Ok(more) => (
+                    true,
+                    more,
+                    self.engine.take_overflow(),
+                    self.engine.hub().map_or(0, |h| h.seq()),
+                ),
+                Err(_) => (false, false, false, 0),
+            };
+        object(|o| {
+            o.bool("ok", ok)
+                .bool("more", more)
+                .bool("overflow", overflow)
+                .u64("after", after)
+                .u64("entries", entries as u64);
+        })
     }
 
     /// Records a pull that failed or timed out.
@@ -934,6 +930,6 @@ pub fn inspect_envelope(
         .map_err(|e| config_error(&e))?;
     let name = cookie_name.unwrap_or_else(|| crate::CookieConfig::default().name().to_owned());
     crate::inspect::inspect(input, ring.as_ref(), &name)
-        .map(|report| to_js(&report))
+        .map(|report| json_parse(&report.to_json()))
         .map_err(|e| config_error(&e))
 }
