@@ -140,10 +140,11 @@ impl CookieConfig {
     /// A `Set-Cookie` value carrying `value` for `max_age_secs` seconds. The value must be
     /// cookie-safe (an envelope always is).
     pub fn set_cookie(&self, value: &str, max_age_secs: u64) -> String {
-        let mut out = format!(
-            "{}={}; Max-Age={}; Path={}",
-            self.name, value, max_age_secs, self.path
-        );
+        // Written without `core::fmt` (which the wasm build leaves out).
+        let mut out = [self.name.as_str(), "=", value, "; Max-Age="].concat();
+        crate::json::push_u64(&mut out, max_age_secs);
+        out.push_str("; Path=");
+        out.push_str(&self.path);
         if let Some(domain) = &self.domain {
             out.push_str("; Domain=");
             out.push_str(domain);

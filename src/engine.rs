@@ -1237,8 +1237,7 @@ impl Engine {
                 s.last_seen_at = s.last_seen_at.max(touch.last_seen_at);
             }
         }
-        sessions.sort_by_key(|s| core::cmp::Reverse(s.created_at));
-        sessions
+        stable_sort(sessions, &|a: &SessionInfo, b| a.created_at > b.created_at)
     }
 
     /// The store prefix listing `user_id`'s sessions.
@@ -1259,5 +1258,47 @@ impl Engine {
     /// The KV key of `user_id`'s revocation cutoff.
     pub fn user_cutoff_key(&self, user_id: &str) -> String {
         user_cutoff_key(user_id)
+    }
+}
+
+/// `items` sorted so that `before(a, b)` items come first, equal ones in their order: a plain
+/// merge sort, a fraction of the standard library's stable sort in the wasm build (which needs
+/// one only for devices listings).
+fn stable_sort<T>(mut items: Vec<T>, before: &impl Fn(&T, &T) -> bool) -> Vec<T> {
+    if items.len() < 2 {
+        return items;
+    }
+    let right = items.split_off(items.len() / 2);
+    let (left, right) = (stable_sort(items, before), stable_sort(right, before));
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let (mut left, mut right) = (left.into_iter().peekable(), right.into_iter().peekable());
+    loop {
+        let from_right = match (left.peek(), right.peek()) {
+            (Some(l), Some(r)) => before(r, l),
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (None, None) => return out,
+        };
+        out.extend(if from_right {
+            right.next()
+        } else {
+            left.next()
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stable_sort;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn stable_sort_is_the_standard_stable_sort(keys in prop::collection::vec(0u8..8, 0..200)) {
+            let items: Vec<(u8, usize)> = keys.into_iter().zip(0..).collect();
+            let mut expected = items.clone();
+            expected.sort_by_key(|(k, _)| core::cmp::Reverse(*k));
+            prop_assert_eq!(stable_sort(items, &|a: &(u8, usize), b| a.0 > b.0), expected);
+        }
     }
 }

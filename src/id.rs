@@ -99,17 +99,17 @@ impl SessionHandle {
 
     /// The KV key of the session's record: `s:<handle>`.
     pub fn storage_key(&self) -> String {
-        format!("{RECORD_PREFIX}{}", self.0)
+        [RECORD_PREFIX, &self.0].concat()
     }
 
     /// The KV key of this session's entry in its user's index: `u:<user hash>:<handle>`.
     pub fn index_key(&self, user_id: &str) -> String {
-        format!("{}{}", user_index_prefix(user_id), self.0)
+        user_index_prefix(user_id) + &self.0
     }
 
     /// The KV key of this session's last-seen time: `t:<user hash>:<handle>`.
     pub fn touch_key(&self, user_id: &str) -> String {
-        format!("{}{}", touch_prefix(user_id), self.0)
+        touch_prefix(user_id) + &self.0
     }
 }
 
@@ -160,7 +160,7 @@ impl Lineage {
     /// The KV key of the lineage's tombstone: `l:<user hash>:<lineage>` (under the user, so a
     /// devices list can leave out logins that have ended).
     pub fn storage_key(&self, user_id: &str) -> String {
-        format!("{}{}", lineage_prefix(user_id), self.text())
+        lineage_prefix(user_id) + &self.text()
     }
 }
 
@@ -200,29 +200,29 @@ fn user_hash(user_id: &str) -> String {
 
 /// The store prefix under which a user's sessions are indexed: `u:<base64url(SHA-256(user))>:`.
 pub fn user_index_prefix(user_id: &str) -> String {
-    format!("{USER_INDEX_PREFIX}{}:", user_hash(user_id))
+    [USER_INDEX_PREFIX, &user_hash(user_id), ":"].concat()
 }
 
 /// The store prefix under which a user's last-seen times live: `t:<user hash>:`.
 pub fn touch_prefix(user_id: &str) -> String {
-    format!("{TOUCH_PREFIX}{}:", user_hash(user_id))
+    [TOUCH_PREFIX, &user_hash(user_id), ":"].concat()
 }
 
 /// The store prefix under which a user's ended logins are tombstoned: `l:<user hash>:`.
 pub fn lineage_prefix(user_id: &str) -> String {
-    format!("{LINEAGE_PREFIX}{}:", user_hash(user_id))
+    [LINEAGE_PREFIX, &user_hash(user_id), ":"].concat()
 }
 
 /// The KV key of a user's revocation cutoff: `c:<user hash>`.
 pub fn user_cutoff_key(user_id: &str) -> String {
-    format!("{USER_CUTOFF_PREFIX}{}", user_hash(user_id))
+    [USER_CUTOFF_PREFIX, &user_hash(user_id)].concat()
 }
 
 /// The KV key of a user's "log out my other sessions" cutoff, which spares one login:
 /// `o:<user hash>`. Apart from `c:` so that an exception written from a stale read can never
 /// replace (and so undo) a plain cutoff.
 pub fn others_cutoff_key(user_id: &str) -> String {
-    format!("{OTHERS_CUTOFF_PREFIX}{}", user_hash(user_id))
+    [OTHERS_CUTOFF_PREFIX, &user_hash(user_id)].concat()
 }
 
 #[cfg(test)]

@@ -633,7 +633,7 @@ mod tests {
         for input in [
             value.clone(),
             format!("Set-Cookie: {NAME}={value}; Path=/"),
-            format!("other=\"x\\y\"; Path=/"),
+            "other=\"x\\y\"; Path=/".to_owned(),
             format!("{NAME}=x; {NAME}=y"),
             huge,
             "AAAA".to_owned(),

@@ -88,7 +88,7 @@ impl Key {
     /// name). Binding the name into the key (rather than into every MAC input) keeps a value
     /// from being moved under another cookie name at no per-request cost.
     fn derive_envelope(&self, cookie_name: &str) -> Signer {
-        self.root.derive(&format!("envelope/{cookie_name}"))
+        self.root.derive(&["envelope/", cookie_name].concat())
     }
 }
 
