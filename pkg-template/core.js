@@ -72,6 +72,21 @@ function withData(session) {
   return session;
 }
 
+/**
+ * An envelope's data parsed (null when none), or undefined when it is not JSON. The wasm core checks
+ * only that the data is braces around at most 1024 bytes (it carries no JSON parser); an envelope
+ * whose data is not JSON can only come from the signing key, and is refused here as `malformed`, as
+ * the native core refuses it, rather than thrown at the application.
+ */
+function parsedData(text) {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function refusal(reason, setCookie) {
   return { ok: false, reason, setCookie };
 }
@@ -136,7 +151,7 @@ class FastPath {
     this.#views();
     const o = this.#out;
     const bytes = this.#bytes;
-    return {
+    const session = {
       userId: utf8Decoder.decode(bytes.subarray(o[6], o[6] + o[7])),
       handle: utf8Decoder.decode(this.#handle),
       createdAt: o[0],
@@ -145,8 +160,10 @@ class FastPath {
       idleExpiresAt: o[3],
       absoluteExpiresAt: o[4],
       generation: o[5],
-      data: o[9] === 0 ? null : JSON.parse(utf8Decoder.decode(bytes.subarray(o[8], o[8] + o[9]))),
+      data: o[9] === 0 ? null : parsedData(utf8Decoder.decode(bytes.subarray(o[8], o[8] + o[9]))),
     };
+    // Data that is not JSON: the full path refuses it.
+    return session.data === undefined ? null : session;
   }
 }
 
@@ -162,6 +179,8 @@ const HUB_PULLED_AT = 'x-edge-session-pulled-at';
 // How long a pull may take while the hub is failing (healthy: storeTimeoutMs).
 const HUB_RETRY_TIMEOUT_MS = 1000;
 const CREATE_OPTIONS = new Set(['userAgent', 'data']);
+// Why a logout may have left a session it could not identify alive (see #end).
+const LOGOUT_UNREADABLE = new Set(['duplicate_cookie', 'header_too_large']);
 
 /**
  * Issues, validates, refreshes, rotates and revokes sessions for one isolate. Create it once per
@@ -474,12 +493,17 @@ export class SessionManager {
     const session = this.#fast.session(header, now);
     if (session !== null) return { ok: true, session, setCookie: null, refreshed: false };
     const verdict = this.#engine.validate(header, now);
-    if (verdict.ok) {
-      withData(verdict.session);
-      return verdict;
-    }
+    if (verdict.ok) return this.#withEnvelopeData(verdict, now);
     if (verdict.need === undefined) return this.#rejected(verdict, now);
     return this.#refresh(header, verdict, now);
+  }
+
+  /** `result` with its session's data parsed, or the refusal of data that is not JSON. */
+  #withEnvelopeData(result, now) {
+    const data = parsedData(result.session.data);
+    if (data === undefined) return this.#rejected({ reason: 'malformed', setCookie: this.#clear, handle: result.session.handle }, now);
+    result.session.data = data;
+    return result;
   }
 
   async #refresh(header, pending, now) {
@@ -491,6 +515,9 @@ export class SessionManager {
     }
     const resumed = this.#engine.resume(header, values, now);
     if (!resumed.ok) return this.#rejected(resumed, now);
+    // Checked before the last-seen write: a refusal writes nothing.
+    const checked = this.#withEnvelopeData(resumed, now);
+    if (checked.ok !== true) return checked;
     let recordWritten = false;
     if (resumed.puts) {
       try {
@@ -500,7 +527,7 @@ export class SessionManager {
         // Only the last-seen time for the devices list; the session was judged already.
       }
     }
-    const session = withData(resumed.session);
+    const session = resumed.session;
     this.#emit({ type: 'refreshed', userId: session.userId, handle: session.handle, at: now, recordWritten });
     return { ok: true, session, setCookie: resumed.setCookie, refreshed: true };
   }
@@ -541,11 +568,14 @@ export class SessionManager {
 
   /**
    * Ends the request's session: true when done, null when there was none, or the reason code
-   * (`store_unavailable`, `hub_unavailable`) when the store or the hub failed.
+   * (`store_unavailable`, `hub_unavailable`) when the store or the hub failed, or
+   * (`duplicate_cookie`, `header_too_large`) when the Cookie header could not be read.
    */
   async #end(request, now) {
     const out = this.#engine.destroy(cookieHeaderOf(request), now);
-    if (!out.ok) return null;
+    // Two session cookies, or a header too long to read, may hide a live session that cannot be
+    // picked out: nothing was ended, which is not a success. Anything else names no session.
+    if (!out.ok) return LOGOUT_UNREADABLE.has(out.reason) ? out.reason : null;
     if (out.overflow) this.#overflowed(now);
     const failure = await this.#endWrites(out, 'revoked', out.lineage, out.until, now);
     if (failure) {
@@ -585,7 +615,9 @@ export class SessionManager {
   /**
    * Logs out: tombstones the session's record server-side and returns the clearing cookie. When the
    * store write failed it answers `ok: false, reason: 'store_unavailable'` (this isolate refuses the
-   * session already; others may not until the store is back). Idempotent.
+   * session already; others may not until the store is back), and `ok: false, reason:
+   * 'duplicate_cookie'` or `'header_too_large'` when the Cookie header hides which session to end
+   * (nothing ended). Idempotent.
    */
   async destroy(request) {
     const now = this.#now();
