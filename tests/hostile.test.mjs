@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 
-import { CATEGORIES, COOKIE, ENVELOPE_TTL_MS, IDLE_MS, NOT_VISIBLE_WINDOW_MS, ORIGIN, ROWS, docPath, renderMarkdown } from './js/hostile-catalogue.mjs';
+import { CATEGORIES, COOKIE, IDLE_MS, NOT_VISIBLE_WINDOW_MS, ORIGIN, ROWS, docPath, renderMarkdown } from './js/hostile-catalogue.mjs';
 import { startDemo } from './js/hostile-demo.mjs';
 import { body, cookieValue, parse, signed, unsigned } from './js/hostile-envelope.mjs';
 import { root } from './js/workerd.mjs';
@@ -149,6 +149,8 @@ test('the catalogue has at least 40 rows, every category, unique names, all refu
     assert.ok(ROWS.some((r) => r.category === category), `a row for ${category}`);
   }
   assert.equal(new Set(ROWS.map((r) => `${r.category}/${r.name}`)).size, ROWS.length);
+  // The catalogue's idle timeout is the demo's (wrangler.toml).
+  assert.equal(Number(VARS.IDLE_TIMEOUT_S) * 1000, IDLE_MS);
   for (const r of ROWS) {
     assert.equal(r.accepted, false);
     assert.ok(r.status >= 400 && r.status < 500, `${r.name}: a refusal status`);
@@ -217,9 +219,46 @@ test('the expiry rows with the deadline ahead are accepted', async () => {
   t = BigInt(await ctx.now());
   r = await ok(me(ctx.sign({ sessionId: Buffer.alloc(32, 0x43), issuedAt: t - BigInt(NOT_VISIBLE_WINDOW_MS) + ahead, expiresAt: t - 1n })), 'young record');
   assert.equal(r.value, null);
-  assert.ok(Number(ENVELOPE_TTL_MS) > 0);
 });
 
 test('docs/HOSTILE-REQUESTS.md is the table (node tests/js/hostile-catalogue.mjs --write)', () => {
   assert.equal(readFileSync(docPath(root), 'utf8'), renderMarkdown());
+});
+
+// The exact boundaries, which workerd's real clock cannot pin: the package in Node with an injected
+// clock. Deadlines are exclusive (a session whose deadline equals now has ended); an envelope may
+// be signed up to the clock skew (5 s) ahead of the verifier's clock, not 1 ms more.
+test('exact millisecond boundaries, in Node with an injected clock', async () => {
+  const { MemoryStore, SessionManager } = await import('../pkg/node.js');
+  const t0 = 1_800_000_000_000;
+  let now = t0;
+  const clock = () => now;
+  const manager = new SessionManager({
+    store: new MemoryStore({ now: clock }),
+    keys: `k1:${SECRET.toString('base64url')}`,
+    now: clock,
+    envelopeTtl: 60,
+    idleTimeout: 120,
+    absoluteTimeout: 300,
+  });
+  const header = (setCookie) => setCookie.split(';')[0];
+  const at = async (t, cookie) => {
+    now = t;
+    const r = await manager.validate(new Request(`${ORIGIN}/`, { headers: { cookie } }));
+    return r.ok ? { ok: true, refreshed: r.refreshed, cookie: r.setCookie ? header(r.setCookie) : cookie } : { ok: false, reason: r.reason };
+  };
+  const created = await manager.create(null, 'alice');
+  const c1 = header(created.setCookie);
+  assert.deepEqual(await at(t0 + 60_000 - 1, c1), { ok: true, refreshed: false, cookie: c1 }, 'envelope lifetime - 1 ms: no store read');
+  const r2 = await at(t0 + 60_000, c1);
+  assert.equal(r2.refreshed, true, 'envelope lifetime reached: refreshed from the record');
+  assert.equal((await at(t0 + 120_000 - 1, c1)).ok, true, 'idle deadline - 1 ms');
+  assert.deepEqual(await at(t0 + 120_000, c1), { ok: false, reason: 'expired_idle' }, 'idle deadline reached');
+  assert.equal((await at(t0 + 55_000, r2.cookie)).ok, true, 'signed exactly the clock skew ahead');
+  assert.deepEqual(await at(t0 + 55_000 - 1, r2.cookie), { ok: false, reason: 'issued_in_future' }, 'signed the skew + 1 ms ahead');
+  const r3 = await at(t0 + 170_000, r2.cookie);
+  const r4 = await at(t0 + 280_000, r3.cookie);
+  assert.equal(r4.refreshed, true);
+  assert.deepEqual(await at(t0 + 300_000 - 1, r4.cookie), { ok: true, refreshed: false, cookie: r4.cookie }, 'absolute deadline - 1 ms');
+  assert.deepEqual(await at(t0 + 300_000, r4.cookie), { ok: false, reason: 'expired_absolute' }, 'absolute deadline reached');
 });
