@@ -112,6 +112,12 @@ const utf8Decoder = new TextDecoder();
  * `encodeInto`, and a session valid on its envelope alone comes back as numbers, byte ranges and
  * its handle's text in the module's memory (see `Engine.check`), so validating allocates nothing
  * in wasm and builds a plain session object here (the same shape the full path returns).
+ *
+ * The strings decoded from an envelope (user id, handle, data text) are kept per memo slot, which
+ * the core keys by the envelope's verified tag: the same cookie validated again (every request of
+ * a browser until its envelope is refreshed) reuses them instead of decoding and hashing anew.
+ * The core still verifies, and judges expiry and revocation, on every call; `data` is parsed
+ * afresh each time, so every caller gets its own object.
  */
 class FastPath {
   #engine;
@@ -121,19 +127,25 @@ class FastPath {
   #out;
   #bytes;
   #handle;
+  #memo = [];
 
   constructor(engine) {
     this.#engine = engine;
     this.#layout = engine.fastLayout();
+    this.#views();
   }
 
-  /** Views over the module's memory, rebuilt when it grew (growing detaches the old buffer). */
+  /**
+   * Views over the module's memory, rebuilt when it grew: growing detaches the old buffer, and a
+   * view of a detached buffer has length 0, which is how `session` notices without asking
+   * `memory.buffer` on every call.
+   */
   #views() {
     const { buffer } = this.#layout.memory;
     if (buffer !== this.#buffer) {
       this.#buffer = buffer;
       this.#input = new Uint8Array(buffer, this.#layout.input, this.#layout.inputLen);
-      this.#out = new Float64Array(buffer, this.#layout.out, 10);
+      this.#out = new Float64Array(buffer, this.#layout.out, 11);
       this.#bytes = new Uint8Array(buffer);
       this.#handle = new Uint8Array(buffer, this.#layout.handle, 43);
     }
@@ -142,25 +154,35 @@ class FastPath {
   /** The session when `header` carries one valid on its envelope alone; null otherwise. */
   session(header, now) {
     if (header === undefined) return null;
-    this.#views();
+    if (this.#input.length === 0) this.#views();
     const { read, written } = utf8Encoder.encodeInto(header, this.#input);
     // Longer than any header the core accepts: the full path says why.
     if (read !== header.length) return null;
-    if (this.#engine.check(written, now) !== 1) return null;
-    // Memory may have grown (a remembered handle is hashed into a new string): views anew.
-    this.#views();
+    const found = this.#engine.check(written, now);
+    if (found === 0) return null;
+    // Memory may have grown (a remembered handle is hashed into a new string).
+    if (this.#out.length === 0) this.#views();
     const o = this.#out;
-    const bytes = this.#bytes;
+    let kept = this.#memo[o[10]];
+    if (found === 1 || kept === undefined) {
+      const bytes = this.#bytes;
+      kept = {
+        userId: utf8Decoder.decode(bytes.subarray(o[6], o[6] + o[7])),
+        handle: utf8Decoder.decode(this.#handle),
+        data: o[9] === 0 ? null : utf8Decoder.decode(bytes.subarray(o[8], o[8] + o[9])),
+      };
+      this.#memo[o[10]] = kept;
+    }
     const session = {
-      userId: utf8Decoder.decode(bytes.subarray(o[6], o[6] + o[7])),
-      handle: utf8Decoder.decode(this.#handle),
+      userId: kept.userId,
+      handle: kept.handle,
       createdAt: o[0],
       issuedAt: o[1],
       envelopeExpiresAt: o[2],
       idleExpiresAt: o[3],
       absoluteExpiresAt: o[4],
       generation: o[5],
-      data: o[9] === 0 ? null : parsedData(utf8Decoder.decode(bytes.subarray(o[8], o[8] + o[9]))),
+      data: parsedData(kept.data),
     };
     // Data that is not JSON: the full path refuses it.
     return session.data === undefined ? null : session;
