@@ -66,9 +66,26 @@ function dataJson(data) {
   return text;
 }
 
-/** The core carries data as JSON text; the application gets it parsed. */
+/**
+ * `value` with everything in it made read-only. Session data is a JSON value (objects, arrays,
+ * strings, numbers, booleans, null), so freezing it whole is cheap and complete.
+ */
+function deepFreeze(value) {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze(value[key]);
+  }
+  return value;
+}
+
+/**
+ * The core carries data as JSON text; the application gets it parsed and frozen. Data is signed
+ * into the cookie: the only way to change it is `update`, which re-signs it, so a session's data
+ * is read-only everywhere (and the fast path can hand the same object to every call that
+ * validates the same cookie).
+ */
 function withData(session) {
-  session.data = session.data === null ? null : JSON.parse(session.data);
+  session.data = session.data === null ? null : deepFreeze(JSON.parse(session.data));
   return session;
 }
 
@@ -81,7 +98,7 @@ function withData(session) {
 function parsedData(text) {
   if (text === null) return null;
   try {
-    return JSON.parse(text);
+    return deepFreeze(JSON.parse(text));
   } catch {
     return undefined;
   }
@@ -113,11 +130,11 @@ const utf8Decoder = new TextDecoder();
  * its handle's text in the module's memory (see `Engine.check`), so validating allocates nothing
  * in wasm and builds a plain session object here (the same shape the full path returns).
  *
- * The strings decoded from an envelope (user id, handle, data text) are kept per memo slot, which
- * the core keys by the envelope's verified tag: the same cookie validated again (every request of
- * a browser until its envelope is refreshed) reuses them instead of decoding and hashing anew.
- * The core still verifies, and judges expiry and revocation, on every call; `data` is parsed
- * afresh each time, so every caller gets its own object.
+ * What is derived from an envelope (user id, handle, the parsed and frozen data) is kept per
+ * memo slot, which the core keys by the envelope's verified tag: the same cookie validated again
+ * (every request of a browser until its envelope is refreshed) reuses it instead of decoding,
+ * hashing and parsing anew. The core still verifies, and judges expiry and revocation, on every
+ * call; the session object itself is new each time.
  */
 class FastPath {
   #engine;
@@ -169,7 +186,7 @@ class FastPath {
       kept = {
         userId: utf8Decoder.decode(bytes.subarray(o[6], o[6] + o[7])),
         handle: utf8Decoder.decode(this.#handle),
-        data: o[9] === 0 ? null : utf8Decoder.decode(bytes.subarray(o[8], o[8] + o[9])),
+        data: o[9] === 0 ? null : parsedData(utf8Decoder.decode(bytes.subarray(o[8], o[8] + o[9]))),
       };
       this.#memo[o[10]] = kept;
     }
@@ -182,7 +199,7 @@ class FastPath {
       idleExpiresAt: o[3],
       absoluteExpiresAt: o[4],
       generation: o[5],
-      data: parsedData(kept.data),
+      data: kept.data,
     };
     // Data that is not JSON: the full path refuses it.
     return session.data === undefined ? null : session;

@@ -142,6 +142,8 @@ export interface Session<Data extends Record<string, any> = SessionData> {
   /**
    * The data given to `create` or `update`, parsed; `null` when there is none. Carried signed but
    * not encrypted in the cookie, so it is read with no store access, and its holder can read it.
+   * Read-only: deeply frozen (writing to it throws in strict code), because only `update` can
+   * change it, by re-signing; calls that validate the same cookie may share one object.
    */
   data: Data | null;
 }

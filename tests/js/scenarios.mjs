@@ -385,12 +385,22 @@ export const scenarios = {
     }
     equal(io.log.length, 0, 'the fast path touched no store');
 
-    // Every caller gets its own data object.
+    // Data is read-only (it can only change by update, which re-signs it): no caller can change
+    // what the next one sees. Each call gets its own session object.
     const withData = pair(logins[0].setCookie);
     const first = await manager.validate(requestWith(withData));
-    first.session.data.n = 'changed by the application';
+    check(Object.isFrozen(first.session.data), 'session data is frozen');
+    let threw = false;
+    try {
+      first.session.data.n = 'changed by the application';
+    } catch (error) {
+      threw = error instanceof TypeError;
+    }
+    check(threw, 'writing to session data throws (modules are strict)');
+    first.session.userId = 'changed by the application';
     const second = await manager.validate(requestWith(withData));
-    equal(second.session.data.n, 0, 'data parsed afresh for each caller');
+    equal(second.session.data.n, 0, 'data unchanged for the next caller');
+    equal(second.session.userId, `${user}-0`, 'a session object is the caller\'s own');
 
     // Revocation and expiry are judged on every call, remembered envelope or not.
     const live = await manager.create(null, `${user}-live`);
@@ -992,6 +1002,9 @@ export const scenarios = {
     r = await elsewhere.validate(requestWith(cookie));
     equal(r.refreshed, true, 'refreshed');
     same(r.session.data, data, 'the refresh returns it');
+    const deeplyFrozen = (v) => v === null || typeof v !== 'object' || (Object.isFrozen(v) && Object.values(v).every(deeplyFrozen));
+    check(deeplyFrozen(r.session.data) && deeplyFrozen(created.session.data), 'read-only data from create and refresh, nested values too');
+    check(!Object.isFrozen(data), "the caller's own object is left alone");
     const refreshed = pair(r.setCookie);
     same((await manager.validate(requestWith(refreshed))).session.data, data, 'and the re-signed cookie carries it');
 
