@@ -56,6 +56,7 @@ help:
 	@echo "  test               lint, test-rust, test-js, test-bench, test-e2e"
 	@echo "  demo               build, then wrangler dev on http://127.0.0.1:8787"
 	@echo "  bench              measure (a few minutes on 2 cores) and write BENCHMARKS.md"
+	@echo "  soak               the demo under a checked load for SOAK_SECONDS=$(SOAK_SECONDS) s (not in test)"
 	@echo "  clean              remove build outputs (pkg/, target/, .wrangler/)"
 	@echo "  distclean          clean + node_modules/"
 
@@ -167,6 +168,15 @@ demo: build
 # bench/floor and bench/native into target/bench). Writes BENCHMARKS.md; nothing is asserted.
 bench: build
 	node bench/run.mjs
+
+# The demo (wrangler dev) under SOAK_SECONDS of autocannon load: valid, refreshing, expired,
+# revoked and forged requests, every answer checked against what the client knows
+# (scripts/soak.mjs); reports req/s, errors, wrong decisions and memory to target/soak/SOAK.md and
+# fails on any error or wrong decision. Not part of `make test`.
+SOAK_SECONDS ?= 60
+.PHONY: soak
+soak: build
+	SOAK_SECONDS='$(SOAK_SECONDS)' node scripts/soak.mjs
 
 # ---------------------------------------------------------------------------
 # Cleanup
