@@ -359,11 +359,21 @@ export class SessionManager {
   async #announce(...entries) {
     const list = entries.filter((e) => e !== undefined && e !== null);
     if (!this.#hub || list.length === 0) return;
-    await this.#hubCall('/append', {
+    const text = await this.#hubCall('/append', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ entries: list }),
     });
+    // The hub numbers every entry it keeps; an answer without those numbers says nothing was.
+    let seqs;
+    try {
+      seqs = JSON.parse(text)?.seqs;
+    } catch {
+      // Not JSON: handled below.
+    }
+    if (!Array.isArray(seqs) || seqs.length !== list.length) {
+      throw new SessionStoreError('revocation hub answered an append without its sequence numbers', { reason: 'hub_unavailable' });
+    }
   }
 
   /** The named cache isolates of one location share pulls through, when the runtime has one. */
@@ -493,13 +503,25 @@ export class SessionManager {
     if (failed) throw failed.reason;
   }
 
+  /**
+   * Every key under `prefix`, following cursors. A page that is not a listing, or a cursor that
+   * is missing or comes back again (a listing that would never end), is a store failure.
+   */
   async #list(prefix) {
     const keys = [];
+    const seen = new Set();
     let cursor;
     do {
       const page = await this.#io(() => this.#store.list({ prefix, cursor }));
+      if (!page || !Array.isArray(page.keys) || !page.keys.every((k) => k && typeof k.name === 'string')) {
+        throw new SessionStoreError('session store answered a malformed listing');
+      }
       keys.push(...page.keys);
       cursor = page.list_complete ? undefined : page.cursor;
+      if (!page.list_complete && (typeof cursor !== 'string' || cursor === '' || seen.has(cursor))) {
+        throw new SessionStoreError('session store answered a listing that never ends');
+      }
+      seen.add(cursor);
     } while (cursor);
     return { names: keys.map((k) => k.name), metadata: keys.map((k) => k.metadata ?? null) };
   }
@@ -676,9 +698,15 @@ export class SessionManager {
   }
 
   async #rotate(request, change, newData) {
-    const now = this.#now();
     const data = change ? dataJson(newData) : undefined;
     if (data !== undefined) core(() => this.#engine.checkData(data));
+    // Judged like a refresh, so on what the hub has told this isolate as recently: without the
+    // pull, an isolate whose last pull is old would judge on its store read alone.
+    if (this.#hub) {
+      const pulling = this.#syncHub(request, this.#now());
+      if (pulling !== undefined) await pulling;
+    }
+    const now = this.#now();
     const header = cookieHeaderOf(request);
     const pending = this.#engine.authenticate(header, now);
     if (pending.need === undefined) return this.#rejected(pending, now);
