@@ -5,7 +5,8 @@
 # machine and costs almost nothing extra on a warm one.
 #
 #   make build      Rust -> wasm -> pkg/ (the npm package), plus .dev.vars
-#   make test       lint, test-rust, test-js, test-bench, test-e2e (in that order, fail fast)
+#   make test       lint, test-rust, test-fuzz, test-js, test-bench, test-e2e (in that order, fail fast)
+#   make fuzz       every fuzz target for FUZZ_SECONDS (60) each, with a table of executions
 #   make demo       build, then `wrangler dev` on http://127.0.0.1:8787
 #   make bench      measure (a few minutes) and write BENCHMARKS.md
 #   make help       list all targets
@@ -37,7 +38,7 @@ NODE_STAMP  := node_modules/.stamp
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: help setup setup-rust setup-wasm-bindgen setup-node setup-chromium \
-        build lint test-rust test-js test-bench test-e2e test demo bench clean distclean
+        build lint test-rust test-fuzz test-js test-bench test-e2e test fuzz demo bench clean distclean
 
 # List the targets.
 help:
@@ -50,12 +51,15 @@ help:
 	@echo "  build              build pkg/ (wasm + JS) and create .dev.vars"
 	@echo "  lint               cargo fmt --check, clippy (native and wasm32)"
 	@echo "  test-rust          cargo test (native)"
+	@echo "  test-fuzz          each fuzz target for $(FUZZ_SMOKE_SECONDS) s (smoke; installs nightly + cargo-fuzz)"
 	@echo "  test-js            tsc (types) + node --test tests/*.test.mjs"
 	@echo "  test-bench         the bench harness once in tiny mode (proves it works; no timings checked)"
 	@echo "  test-e2e           node --test tests/e2e/*.test.mjs (chromium)"
-	@echo "  test               lint, test-rust, test-js, test-bench, test-e2e"
+	@echo "  test               lint, test-rust, test-fuzz, test-js, test-bench, test-e2e"
+	@echo "  fuzz               each fuzz target for FUZZ_SECONDS=$(FUZZ_SECONDS) s; prints execs per target"
 	@echo "  demo               build, then wrangler dev on http://127.0.0.1:8787"
 	@echo "  bench              measure (a few minutes on 2 cores) and write BENCHMARKS.md"
+	@echo "  soak               the demo under a checked load for SOAK_SECONDS=$(SOAK_SECONDS) s (not in test)"
 	@echo "  clean              remove build outputs (pkg/, target/, .wrangler/)"
 	@echo "  distclean          clean + node_modules/"
 
@@ -113,6 +117,23 @@ build: setup-rust setup-wasm-bindgen setup-node
 # Checks and tests
 # ---------------------------------------------------------------------------
 
+# The fuzz targets (fuzz/, cargo fuzz on nightly; fuzz/run.sh): the Cookie header parser,
+# envelope decode + verify, the stored-value decoders, base64url against the base64 crate, and a
+# stateful target checking the revocation invariants. Each runs on its working corpus
+# (fuzz/corpus/<target>, ignored) plus the committed seeds (fuzz/seeds/<target>).
+FUZZ_TARGETS       := cookie_header envelope stored_values base64url stateful
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+CARGO_FUZZ_VERSION := 0.13.2
+
+# Nightly and cargo-fuzz, each installed only when missing.
+define fuzz-setup
+	@command -v rustup >/dev/null || { echo "rustup is required (https://rustup.rs)" >&2; exit 1; }
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@cargo +nightly fuzz --version >/dev/null 2>&1 \
+	  || cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+endef
+
 # Formatting and clippy, natively and for the wasm32 bindings.
 lint: setup-rust
 	cargo fmt --check
@@ -122,6 +143,11 @@ lint: setup-rust
 # Rust unit, integration and property tests (native).
 test-rust:
 	cargo test
+
+# Each fuzz target for a short smoke (FUZZ_SMOKE_SECONDS), so a regression fails the suite.
+test-fuzz:
+	$(fuzz-setup)
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 # JS suites: the type declarations under tsc --strict, then pkg/ under workerd (miniflare), Node
 # and, for the packed tarball's browser bundle (tests/install.test.mjs), Chromium.
@@ -139,7 +165,13 @@ test-e2e: build setup-chromium
 	node --test --test-concurrency=1 tests/e2e/*.test.mjs
 
 # The full suite, in order, stopping at the first failure.
-test: lint test-rust test-js test-bench test-e2e
+test: lint test-rust test-fuzz test-js test-bench test-e2e
+
+# Fuzzing proper: each target for FUZZ_SECONDS (`make fuzz FUZZ_SECONDS=600`), then a table of
+# executions per target. Crashes are kept in fuzz/artifacts/<target>/.
+fuzz:
+	$(fuzz-setup)
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------------------
 # Demo
@@ -167,6 +199,15 @@ demo: build
 # bench/floor and bench/native into target/bench). Writes BENCHMARKS.md; nothing is asserted.
 bench: build
 	node bench/run.mjs
+
+# The demo (wrangler dev) under SOAK_SECONDS of autocannon load: valid, refreshing, expired,
+# revoked and forged requests, every answer checked against what the client knows
+# (scripts/soak.mjs); reports req/s, errors, wrong decisions and memory to target/soak/SOAK.md and
+# fails on any error or wrong decision. Not part of `make test`.
+SOAK_SECONDS ?= 60
+.PHONY: soak
+soak: build
+	SOAK_SECONDS='$(SOAK_SECONDS)' node scripts/soak.mjs
 
 # ---------------------------------------------------------------------------
 # Cleanup

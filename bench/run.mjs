@@ -217,6 +217,7 @@ async function main() {
     const r = Object.fromEntries(Object.keys(us).map((k) => [k, ratio(us[k], us.webCrypto)]));
     r.dataVsWebCrypto = ratio(us.fastData, us.webCryptoData);
     r.fastVsFloor = ratio(us.fast, us.floor);
+    r.distinctVsFloor = ratio(us.fastDistinct, us.floor);
     r.dataVsFloor = ratio(us.fastData, us.floorData);
     r.stores = Object.fromEntries(
       Object.keys(results[side].info.stores).map((s) => [

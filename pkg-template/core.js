@@ -66,10 +66,42 @@ function dataJson(data) {
   return text;
 }
 
-/** The core carries data as JSON text; the application gets it parsed. */
+/**
+ * `value` with everything in it made read-only. Session data is a JSON value (objects, arrays,
+ * strings, numbers, booleans, null), so freezing it whole is cheap and complete.
+ */
+function deepFreeze(value) {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze(value[key]);
+  }
+  return value;
+}
+
+/**
+ * The core carries data as JSON text; the application gets it parsed and frozen. Data is signed
+ * into the cookie: the only way to change it is `update`, which re-signs it, so a session's data
+ * is read-only everywhere (and the fast path can hand the same object to every call that
+ * validates the same cookie).
+ */
 function withData(session) {
-  session.data = session.data === null ? null : JSON.parse(session.data);
+  session.data = session.data === null ? null : deepFreeze(JSON.parse(session.data));
   return session;
+}
+
+/**
+ * An envelope's data parsed (null when none), or undefined when it is not JSON. The wasm core checks
+ * only that the data is braces around at most 1024 bytes (it carries no JSON parser); an envelope
+ * whose data is not JSON can only come from the signing key, and is refused here as `malformed`, as
+ * the native core refuses it, rather than thrown at the application.
+ */
+function parsedData(text) {
+  if (text === null) return null;
+  try {
+    return deepFreeze(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
 }
 
 function refusal(reason, setCookie) {
@@ -118,6 +150,12 @@ const utf8Decoder = new TextDecoder();
  * `encodeInto`, and a session valid on its envelope alone comes back as numbers, byte ranges and
  * its handle's text in the module's memory (see `Engine.check`), so validating allocates nothing
  * in wasm and builds a plain session object here (the same shape the full path returns).
+ *
+ * What is derived from an envelope (user id, handle, the parsed and frozen data) is kept per
+ * memo slot, which the core keys by the envelope's verified tag: the same cookie validated again
+ * (every request of a browser until its envelope is refreshed) reuses it instead of decoding,
+ * hashing and parsing anew. The core still verifies, and judges expiry and revocation, on every
+ * call; the session object itself is new each time.
  */
 class FastPath {
   #engine;
@@ -127,19 +165,25 @@ class FastPath {
   #out;
   #bytes;
   #handle;
+  #memo = [];
 
   constructor(engine) {
     this.#engine = engine;
     this.#layout = engine.fastLayout();
+    this.#views();
   }
 
-  /** Views over the module's memory, rebuilt when it grew (growing detaches the old buffer). */
+  /**
+   * Views over the module's memory, rebuilt when it grew: growing detaches the old buffer, and a
+   * view of a detached buffer has length 0, which is how `session` notices without asking
+   * `memory.buffer` on every call.
+   */
   #views() {
     const { buffer } = this.#layout.memory;
     if (buffer !== this.#buffer) {
       this.#buffer = buffer;
       this.#input = new Uint8Array(buffer, this.#layout.input, this.#layout.inputLen);
-      this.#out = new Float64Array(buffer, this.#layout.out, 10);
+      this.#out = new Float64Array(buffer, this.#layout.out, 11);
       this.#bytes = new Uint8Array(buffer);
       this.#handle = new Uint8Array(buffer, this.#layout.handle, 43);
     }
@@ -148,26 +192,38 @@ class FastPath {
   /** The session when `header` carries one valid on its envelope alone; null otherwise. */
   session(header, now) {
     if (header === undefined) return null;
-    this.#views();
+    if (this.#input.length === 0) this.#views();
     const { read, written } = utf8Encoder.encodeInto(header, this.#input);
     // Longer than any header the core accepts: the full path says why.
     if (read !== header.length) return null;
-    if (this.#engine.check(written, now) !== 1) return null;
-    // Memory may have grown (a remembered handle is hashed into a new string): views anew.
-    this.#views();
+    const found = this.#engine.check(written, now);
+    if (found === 0) return null;
+    // Memory may have grown (a remembered handle is hashed into a new string).
+    if (this.#out.length === 0) this.#views();
     const o = this.#out;
-    const bytes = this.#bytes;
-    return {
-      userId: utf8Decoder.decode(bytes.subarray(o[6], o[6] + o[7])),
-      handle: utf8Decoder.decode(this.#handle),
+    let kept = this.#memo[o[10]];
+    if (found === 1 || kept === undefined) {
+      const bytes = this.#bytes;
+      kept = {
+        userId: utf8Decoder.decode(bytes.subarray(o[6], o[6] + o[7])),
+        handle: utf8Decoder.decode(this.#handle),
+        data: o[9] === 0 ? null : parsedData(utf8Decoder.decode(bytes.subarray(o[8], o[8] + o[9]))),
+      };
+      this.#memo[o[10]] = kept;
+    }
+    const session = {
+      userId: kept.userId,
+      handle: kept.handle,
       createdAt: o[0],
       issuedAt: o[1],
       envelopeExpiresAt: o[2],
       idleExpiresAt: o[3],
       absoluteExpiresAt: o[4],
       generation: o[5],
-      data: o[9] === 0 ? null : JSON.parse(utf8Decoder.decode(bytes.subarray(o[8], o[8] + o[9]))),
+      data: kept.data,
     };
+    // Data that is not JSON: the full path refuses it.
+    return session.data === undefined ? null : session;
   }
 }
 
@@ -183,6 +239,8 @@ const HUB_PULLED_AT = 'x-edge-session-pulled-at';
 // How long a pull may take while the hub is failing (healthy: storeTimeoutMs).
 const HUB_RETRY_TIMEOUT_MS = 1000;
 const CREATE_OPTIONS = new Set(['userAgent', 'data']);
+// Why a logout may have left a session it could not identify alive (see #end).
+const LOGOUT_UNREADABLE = new Set(['duplicate_cookie', 'header_too_large']);
 
 /**
  * Issues, validates, refreshes, rotates and revokes sessions for one isolate. Create it once per
@@ -322,11 +380,21 @@ export class SessionManager {
   async #announce(...entries) {
     const list = entries.filter((e) => e !== undefined && e !== null);
     if (!this.#hub || list.length === 0) return;
-    await this.#hubCall('/append', {
+    const text = await this.#hubCall('/append', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ entries: list }),
     });
+    // The hub numbers every entry it keeps; an answer without those numbers says nothing was.
+    let seqs;
+    try {
+      seqs = JSON.parse(text)?.seqs;
+    } catch {
+      // Not JSON: handled below.
+    }
+    if (!Array.isArray(seqs) || seqs.length !== list.length) {
+      throw new SessionStoreError('revocation hub answered an append without its sequence numbers', { reason: 'hub_unavailable' });
+    }
   }
 
   /** The named cache isolates of one location share pulls through, when the runtime has one. */
@@ -456,13 +524,25 @@ export class SessionManager {
     if (failed) throw failed.reason;
   }
 
+  /**
+   * Every key under `prefix`, following cursors. A page that is not a listing, or a cursor that
+   * is missing or comes back again (a listing that would never end), is a store failure.
+   */
   async #list(prefix) {
     const keys = [];
+    const seen = new Set();
     let cursor;
     do {
       const page = await this.#io(() => this.#store.list({ prefix, cursor }));
+      if (!page || !Array.isArray(page.keys) || !page.keys.every((k) => k && typeof k.name === 'string')) {
+        throw new SessionStoreError('session store answered a malformed listing');
+      }
       keys.push(...page.keys);
       cursor = page.list_complete ? undefined : page.cursor;
+      if (!page.list_complete && (typeof cursor !== 'string' || cursor === '' || seen.has(cursor))) {
+        throw new SessionStoreError('session store answered a listing that never ends');
+      }
+      seen.add(cursor);
     } while (cursor);
     return { names: keys.map((k) => k.name), metadata: keys.map((k) => metadataText(k.metadata)) };
   }
@@ -495,12 +575,17 @@ export class SessionManager {
     const session = this.#fast.session(header, now);
     if (session !== null) return { ok: true, session, setCookie: null, refreshed: false };
     const verdict = this.#engine.validate(header, now);
-    if (verdict.ok) {
-      withData(verdict.session);
-      return verdict;
-    }
+    if (verdict.ok) return this.#withEnvelopeData(verdict, now);
     if (verdict.need === undefined) return this.#rejected(verdict, now);
     return this.#refresh(header, verdict, now);
+  }
+
+  /** `result` with its session's data parsed, or the refusal of data that is not JSON. */
+  #withEnvelopeData(result, now) {
+    const data = parsedData(result.session.data);
+    if (data === undefined) return this.#rejected({ reason: 'malformed', setCookie: this.#clear, handle: result.session.handle }, now);
+    result.session.data = data;
+    return result;
   }
 
   async #refresh(header, pending, now) {
@@ -512,6 +597,9 @@ export class SessionManager {
     }
     const resumed = this.#engine.resume(header, values, now);
     if (!resumed.ok) return this.#rejected(resumed, now);
+    // Checked before the last-seen write: a refusal writes nothing.
+    const checked = this.#withEnvelopeData(resumed, now);
+    if (checked.ok !== true) return checked;
     let recordWritten = false;
     if (resumed.puts) {
       try {
@@ -521,7 +609,7 @@ export class SessionManager {
         // Only the last-seen time for the devices list; the session was judged already.
       }
     }
-    const session = withData(resumed.session);
+    const session = resumed.session;
     this.#emit({ type: 'refreshed', userId: session.userId, handle: session.handle, at: now, recordWritten });
     return { ok: true, session, setCookie: resumed.setCookie, refreshed: true };
   }
@@ -562,11 +650,14 @@ export class SessionManager {
 
   /**
    * Ends the request's session: true when done, null when there was none, or the reason code
-   * (`store_unavailable`, `hub_unavailable`) when the store or the hub failed.
+   * (`store_unavailable`, `hub_unavailable`) when the store or the hub failed, or
+   * (`duplicate_cookie`, `header_too_large`) when the Cookie header could not be read.
    */
   async #end(request, now) {
     const out = this.#engine.destroy(cookieHeaderOf(request), now);
-    if (!out.ok) return null;
+    // Two session cookies, or a header too long to read, may hide a live session that cannot be
+    // picked out: nothing was ended, which is not a success. Anything else names no session.
+    if (!out.ok) return LOGOUT_UNREADABLE.has(out.reason) ? out.reason : null;
     if (out.overflow) this.#overflowed(now);
     const failure = await this.#endWrites(out, 'revoked', out.lineage, out.until, now);
     if (failure) {
@@ -606,7 +697,9 @@ export class SessionManager {
   /**
    * Logs out: tombstones the session's record server-side and returns the clearing cookie. When the
    * store write failed it answers `ok: false, reason: 'store_unavailable'` (this isolate refuses the
-   * session already; others may not until the store is back). Idempotent.
+   * session already; others may not until the store is back), and `ok: false, reason:
+   * 'duplicate_cookie'` or `'header_too_large'` when the Cookie header hides which session to end
+   * (nothing ended). Idempotent.
    */
   async destroy(request) {
     const now = this.#now();
@@ -626,9 +719,15 @@ export class SessionManager {
   }
 
   async #rotate(request, change, newData) {
-    const now = this.#now();
     const data = change ? dataJson(newData) : undefined;
     if (data !== undefined) core(() => this.#engine.checkData(data));
+    // Judged like a refresh, so on what the hub has told this isolate as recently: without the
+    // pull, an isolate whose last pull is old would judge on its store read alone.
+    if (this.#hub) {
+      const pulling = this.#syncHub(request, this.#now());
+      if (pulling !== undefined) await pulling;
+    }
+    const now = this.#now();
     const header = cookieHeaderOf(request);
     const pending = this.#engine.authenticate(header, now);
     if (pending.need === undefined) return this.#rejected(pending, now);

@@ -142,6 +142,8 @@ export interface Session<Data extends Record<string, any> = SessionData> {
   /**
    * The data given to `create` or `update`, parsed; `null` when there is none. Carried signed but
    * not encrypted in the cookie, so it is read with no store access, and its holder can read it.
+   * Read-only: deeply frozen (writing to it throws in strict code), because only `update` can
+   * change it, by re-signing; calls that validate the same cookie may share one object.
    */
   data: Data | null;
 }
@@ -269,7 +271,8 @@ export type RotateResult<Data extends Record<string, any> = SessionData> =
  */
 export type DestroyResult =
   | { ok: true; setCookie: string; reason?: undefined }
-  | { ok: false; reason: UnavailableReason; setCookie: string };
+  /** `duplicate_cookie`, `header_too_large`: the Cookie header hides which session to end; nothing was ended. */
+  | { ok: false; reason: UnavailableReason | 'duplicate_cookie' | 'header_too_large'; setCookie: string };
 
 /** Options of `create`. */
 export interface CreateOptions<Data extends Record<string, any> = SessionData> {
@@ -543,7 +546,8 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
    * rotation of it (also one another isolate makes from a not yet updated record) are refused:
    * in this isolate at once, elsewhere from their next refresh. Idempotent, and fine without a
    * session. Always answers with the clearing cookie; `ok: false` when a store write or the hub
-   * append failed (see `DestroyResult`).
+   * append failed, or when the Cookie header has two session cookies or is too long to read, so
+   * the session to end is unknown (see `DestroyResult`).
    */
   destroy(request: RequestLike): Promise<DestroyResult>;
 

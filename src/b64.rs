@@ -95,43 +95,47 @@ pub const fn decoded_len_bound(len: usize) -> usize {
 /// Decodes like [`decode`] into `out`, returning how many bytes were written; `None` for input
 /// [`decode`] refuses or an `out` too short (see [`decoded_len_bound`]). No allocation.
 pub fn decode_into(bytes: &[u8], out: &mut [u8]) -> Option<usize> {
-    if bytes.len() % 4 == 1 {
-        return None;
-    }
+    // The table maps characters outside the alphabet to 0xFF: OR-ing a chunk's four values
+    // together shows any of them in one test (a valid sextet never has the top bits set).
+    let value = |byte: u8| DECODE.get(usize::from(byte)).copied().unwrap_or(INVALID);
+    let mut chunks = bytes.chunks_exact(4);
     let mut at = 0;
-    let mut put = |decoded: &[u8]| -> Option<()> {
-        out.get_mut(at..at + decoded.len())?
-            .copy_from_slice(decoded);
-        at += decoded.len();
-        Some(())
-    };
-    for chunk in bytes.chunks(4) {
-        let mut n: u32 = 0;
-        for &byte in chunk {
-            let value = DECODE.get(usize::from(byte)).copied().unwrap_or(INVALID);
-            if value == INVALID {
+    for chunk in &mut chunks {
+        let &[a, b, c, d] = chunk else {
+            return None;
+        };
+        let (a, b, c, d) = (value(a), value(b), value(c), value(d));
+        if (a | b | c | d) & 0xC0 != 0 {
+            return None;
+        }
+        let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
+        out.get_mut(at..at + 3)?
+            .copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        at += 3;
+    }
+    match *chunks.remainder() {
+        [] => {}
+        [a, b] => {
+            let (a, b) = (value(a), value(b));
+            // 12 bits carry 8: the low 4 must be zero to be canonical.
+            if (a | b) & 0xC0 != 0 || b & 0b1111 != 0 {
                 return None;
             }
-            n = (n << 6) | u32::from(value);
+            *out.get_mut(at)? = (a << 2) | (b >> 4);
+            at += 1;
         }
-        match chunk.len() {
-            4 => put(&[(n >> 16) as u8, (n >> 8) as u8, n as u8])?,
-            3 => {
-                // 18 bits carry 16: the low 2 must be zero to be canonical.
-                if n & 0b11 != 0 {
-                    return None;
-                }
-                put(&[(n >> 10) as u8, (n >> 2) as u8])?;
+        [a, b, c] => {
+            let (a, b, c) = (value(a), value(b), value(c));
+            // 18 bits carry 16: the low 2 must be zero.
+            if (a | b | c) & 0xC0 != 0 || c & 0b11 != 0 {
+                return None;
             }
-            2 => {
-                // 12 bits carry 8: the low 4 must be zero.
-                if n & 0b1111 != 0 {
-                    return None;
-                }
-                put(&[(n >> 4) as u8])?;
-            }
-            _ => return None,
+            out.get_mut(at..at + 2)?
+                .copy_from_slice(&[(a << 2) | (b >> 4), (b << 4) | (c >> 2)]);
+            at += 2;
         }
+        // One character carries 6 bits: no byte.
+        _ => return None,
     }
     Some(at)
 }

@@ -177,33 +177,44 @@ pub fn find_cookie<'h>(header: &'h str, name: &str) -> Result<Option<&'h str>, R
     if header.len() > MAX_COOKIE_HEADER_LEN {
         return Err(RejectReason::HeaderTooLarge);
     }
-    let mut found = None;
-    for pair in header.split(';') {
-        let pair = pair.trim_matches(|c| c == ' ' || c == '\t');
-        let Some((key, value)) = pair.split_once('=') else {
+    // Bytes, not chars: every delimiter is ASCII, and the value found is checked to be ASCII
+    // below, so no UTF-8 boundary is ever split.
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let mut found: Option<&'h [u8]> = None;
+    for pair in header.as_bytes().split(|b| *b == b';') {
+        let Some(eq) = pair.iter().position(|b| *b == b'=') else {
             continue;
         };
-        if key.trim_end_matches([' ', '\t']) != name {
+        let (key, value) = pair.split_at(eq);
+        let key_start = key.iter().position(|b| !blank(b)).unwrap_or(key.len());
+        let key_end = key.iter().rposition(|b| !blank(b)).map_or(0, |i| i + 1);
+        if key.get(key_start..key_end.max(key_start)) != Some(name.as_bytes()) {
             continue;
         }
         if found.is_some() {
             return Err(RejectReason::DuplicateCookie);
         }
-        found = Some(value.trim_start_matches([' ', '\t']));
+        let value = value.get(1..).unwrap_or_default();
+        let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+        let end = value.iter().rposition(|b| !blank(b)).map_or(0, |i| i + 1);
+        found = Some(value.get(start..end.max(start)).unwrap_or_default());
     }
-    match found {
-        // Envelopes are base64url: anything else in the value (quotes, spaces, controls,
-        // non-ASCII) is refused here, before any decoding.
-        Some(v)
-            if !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            Err(RejectReason::Malformed)
-        }
+    let Some(value) = found else {
+        return Ok(None);
+    };
+    // Envelopes are base64url: anything else in the value (quotes, spaces, controls, non-ASCII)
+    // is refused here, before any decoding.
+    if !value
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+    {
+        return Err(RejectReason::Malformed);
+    }
+    match core::str::from_utf8(value) {
         // An empty value is what a clearing cookie leaves behind: treat it as no session.
-        Some("") => Ok(None),
-        other => Ok(other),
+        Ok("") => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(_) => Err(RejectReason::Malformed),
     }
 }
 

@@ -168,6 +168,9 @@ pub struct View<'a> {
     pub absolute_deadline: u64,
     /// Application data (JSON object text).
     pub data: Option<&'a str>,
+    /// The verified tag: it names this exact envelope (every field is under it), so hosts may
+    /// key what they derive from a view by it (see `Engine.check` in the wasm bindings).
+    pub tag: &'a [u8; TAG_LEN],
 }
 
 impl View<'_> {
@@ -238,6 +241,7 @@ pub fn open_view<'b>(
         return Err(RejectReason::Malformed);
     }
     let (signed, tag) = raw.split_at(signed_len);
+    let tag: &'b [u8; TAG_LEN] = tag.try_into().map_err(|_| RejectReason::Malformed)?;
     if !ring
         .envelope_signer(key, cookie_name)
         .verify(&[signed], tag)
@@ -282,5 +286,6 @@ pub fn open_view<'b>(
         idle_deadline,
         absolute_deadline,
         data,
+        tag,
     })
 }

@@ -19,7 +19,7 @@ use crate::record::RecordState;
 use crate::{
     Checked, ConfigError, DataChange, Decision, Effects, Ended, Engine, Fetched, HubEntry,
     HubRevocation, Lineage, Pending, Put, RejectReason, Session, SessionData, SessionHandle,
-    SessionId, SessionInfo, GLOBAL_CUTOFF_KEY, HANDLE_LEN, MAX_COOKIE_HEADER_LEN,
+    SessionId, SessionInfo, GLOBAL_CUTOFF_KEY, HANDLE_LEN, MAX_COOKIE_HEADER_LEN, TAG_LEN,
 };
 
 #[wasm_bindgen]
@@ -223,7 +223,10 @@ pub struct JsEngine {
 }
 
 /// How many numbers [`JsEngine::check`] writes to `out`.
-const FAST_OUT: usize = 10;
+const FAST_OUT: usize = 11;
+
+/// Slots of the fast path's memo (see [`JsEngine::check`]); a slot is the tag's first byte.
+const MEMO_SLOTS: usize = 256;
 
 /// Buffers the fast path shares with JS through the module's memory, so a valid session crosses
 /// the boundary as ten numbers and two byte ranges: no allocation, no object built here. JS
@@ -234,6 +237,8 @@ struct FastIo {
     raw: DecodeBuffer,
     out: [f64; FAST_OUT],
     handle: [u8; HANDLE_LEN],
+    /// The tag of the envelope whose derived strings JS keeps in each slot.
+    memo: [Option<[u8; TAG_LEN]>; MEMO_SLOTS],
 }
 
 #[wasm_bindgen(js_class = Engine)]
@@ -253,6 +258,7 @@ impl JsEngine {
                 raw: [0; core::mem::size_of::<DecodeBuffer>()],
                 out: [0.0; FAST_OUT],
                 handle: [0; HANDLE_LEN],
+                memo: [None; MEMO_SLOTS],
             }),
         })
     }
@@ -274,17 +280,27 @@ impl JsEngine {
     }
 
     /// The fast path: judges the `Cookie` header JS wrote into the input buffer (`len` bytes).
-    /// Returns 1 and fills `out` with `[createdAt, issuedAt, envelopeExpiresAt, idleExpiresAt,
-    /// absoluteExpiresAt, generation, userId offset, userId length, data offset, data length]`
-    /// (offsets into memory; data length 0 = none) and the handle buffer with the session's
-    /// handle (43 ASCII bytes) when the session is valid on its envelope alone; 0 otherwise
-    /// (call `validate` for the refusal or the reads to make).
+    /// Returns 0 when the session is not valid on its envelope alone (call `validate` for the
+    /// refusal or the reads to make). Otherwise fills `out` with `[createdAt, issuedAt,
+    /// envelopeExpiresAt, idleExpiresAt, absoluteExpiresAt, generation, userId offset, userId
+    /// length, data offset, data length, memo slot]` (offsets into memory; data length 0 = none)
+    /// and returns 1 or 2:
+    /// - 1: a new envelope for its memo slot; the handle buffer holds the session's handle (43
+    ///   ASCII bytes), and JS keeps the strings it decodes (user id, handle, data text) in that
+    ///   slot;
+    /// - 2: the same envelope as the one last kept in that slot (the slots are keyed by the
+    ///   verified tag, which covers every field): JS reuses that slot's strings, and the handle's
+    ///   SHA-256 is not computed again.
+    ///
+    /// Every call verifies the tag and judges expiry and revocation afresh; the memo only spares
+    /// re-deriving strings from an envelope already verified. It holds tags, never session IDs.
     pub fn check(&mut self, len: usize, now: f64) -> u32 {
         let FastIo {
             input,
             raw,
             out,
             handle,
+            memo,
         } = &mut *self.fast;
         let Some(header) = input
             .get(..len)
@@ -295,8 +311,16 @@ impl JsEngine {
         let Checked::Valid(view) = self.engine.check(Some(header), ms(now), raw) else {
             return 0;
         };
-        // One SHA-256 compression, cheaper than any way for JS to ask for the handle later.
-        SessionId::handle_into(view.session_id, handle);
+        let slot = usize::from(view.tag[0]);
+        let kept = memo.get_mut(slot);
+        let hit = kept.as_deref() == Some(&Some(*view.tag));
+        if !hit {
+            // One SHA-256 compression, cheaper than any way for JS to ask for the handle later.
+            SessionId::handle_into(view.session_id, handle);
+            if let Some(kept) = kept {
+                *kept = Some(*view.tag);
+            }
+        }
         let (data_at, data_len) = view.data.map_or((0, 0), |d| (d.as_ptr() as usize, d.len()));
         *out = [
             view.created_at as f64,
@@ -309,8 +333,13 @@ impl JsEngine {
             view.user_id.len() as f64,
             data_at as f64,
             data_len as f64,
+            slot as f64,
         ];
-        1
+        if hit {
+            2
+        } else {
+            1
+        }
     }
 
     /// `{ cookieName, storeTimeoutMs, keyIds, timeouts, hubPollInterval }`.

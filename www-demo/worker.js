@@ -243,7 +243,11 @@ async function updateData(request, env) {
 async function logout(request, env) {
   const result = await getManager(env).destroy(request);
   if (result.ok !== true) {
-    return json(503, { error: 'unavailable', reason: result.reason ?? 'store_unavailable' }, result.setCookie);
+    const reason = result.reason ?? 'store_unavailable';
+    // Two session cookies (or a header too long to read): which session to end is unknown and
+    // none was ended; the clearing cookie still goes out.
+    if (!UNAVAILABLE.has(reason)) return json(401, { error: 'unauthenticated', reason }, result.setCookie);
+    return json(503, { error: 'unavailable', reason }, result.setCookie);
   }
   return json(200, { ok: true }, result.setCookie);
 }

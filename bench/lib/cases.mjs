@@ -216,6 +216,11 @@ export async function buildCases(lib, { secret, stores }) {
   const issue = async (data) => nameValue((await fast.create(null, USER, data ? { data } : {})).setCookie);
   const plain = await issue();
   const withData = await issue(DATA_100);
+  // Distinct sessions validated in turn: more than the fast path's 256 memo slots, so each call
+  // derives its strings afresh (the cost of a cookie this isolate has not seen lately).
+  const distinct = [];
+  for (let i = 0; i < 1024; i++) distinct.push(await issue());
+  let turn = 0;
 
   const validates = (manager, header, refreshed) => async () => {
     const r = await manager.validate(header);
@@ -267,6 +272,10 @@ export async function buildCases(lib, { secret, stores }) {
   const cases = {
     fast: verifier('edge-session fast path', accepts(fast), plain),
     fastData: verifier('edge-session fast path, 100 B data', accepts(fast), withData),
+    fastDistinct: ((accept) => ({
+      what: 'edge-session fast path, 1,024 distinct sessions in turn',
+      run: () => accept(distinct[turn++ & 1023]),
+    }))(accepts(fast)),
     ...Object.assign({}, ...Object.values(refresh).map((r) => r.cases)),
     webCrypto: verifier('hand-written WebCrypto', webCrypto, plain),
     webCryptoData: verifier('hand-written WebCrypto, 100 B data', webCrypto, withData),
@@ -282,6 +291,7 @@ export async function buildCases(lib, { secret, stores }) {
   const cookieLengths = {
     fast: plain.length,
     fastData: withData.length,
+    fastDistinct: plain.length,
     webCrypto: plain.length,
     webCryptoData: withData.length,
     hono: honoCookie.length,

@@ -360,6 +360,63 @@ export const scenarios = {
     equal(r.reason, 'expired_absolute', 'absolute reason');
   },
 
+  async 'the fast path reuses what it derived from an envelope only for that envelope, and judges every call afresh'(ctx) {
+    const { c, io, manager } = setup(ctx, { envelopeTtl: 60, idleTimeout: 1800, absoluteTimeout: 7200 });
+    const user = uniqueUser('memo');
+    // More logins than the fast path's 256 memo slots, so slots are shared and taken over. Their
+    // store writes are dropped (only their envelopes are validated below, on the fast path).
+    io.offline = true;
+    const logins = [];
+    for (let i = 0; i < 300; i += 1) {
+      logins.push(await manager.create(null, `${user}-${i}`, i % 3 === 0 ? { data: { n: i, tag: 'x'.repeat(i % 50) } } : {}));
+    }
+    io.offline = false;
+    io.reset();
+    c.advance(SECOND);
+    const order = logins.map((_, i) => i);
+    for (const round of [0, 1, 2]) {
+      const pass = round === 1 ? [...order].reverse() : order;
+      for (const i of pass) {
+        const r = await manager.validate(requestWith(pair(logins[i].setCookie)));
+        equal(r.ok, true, `login ${i}, round ${round}: valid`);
+        equal(r.refreshed, false, `login ${i}, round ${round}: on the fast path`);
+        same(r.session, logins[i].session, `login ${i}, round ${round}: its own session, as created`);
+      }
+    }
+    equal(io.log.length, 0, 'the fast path touched no store');
+
+    // Data is read-only (it can only change by update, which re-signs it): no caller can change
+    // what the next one sees. Each call gets its own session object.
+    const withData = pair(logins[0].setCookie);
+    const first = await manager.validate(requestWith(withData));
+    check(Object.isFrozen(first.session.data), 'session data is frozen');
+    let threw = false;
+    try {
+      first.session.data.n = 'changed by the application';
+    } catch (error) {
+      threw = error instanceof TypeError;
+    }
+    check(threw, 'writing to session data throws (modules are strict)');
+    first.session.userId = 'changed by the application';
+    const second = await manager.validate(requestWith(withData));
+    equal(second.session.data.n, 0, 'data unchanged for the next caller');
+    equal(second.session.userId, `${user}-0`, 'a session object is the caller\'s own');
+
+    // Revocation and expiry are judged on every call, remembered envelope or not.
+    const live = await manager.create(null, `${user}-live`);
+    const cookie = pair(live.setCookie);
+    for (let i = 0; i < 3; i += 1) equal((await manager.validate(requestWith(cookie))).ok, true, 'valid before logout');
+    equal((await manager.destroy(requestWith(cookie))).ok, true, 'logout');
+    equal((await manager.validate(requestWith(cookie))).reason, 'revoked', 'refused after logout, same isolate');
+    const idle = pair((await manager.create(null, `${user}-aging`)).setCookie);
+    for (let i = 0; i < 3; i += 1) equal((await manager.validate(requestWith(idle))).refreshed, false, 'fast path');
+    c.advance(60 * SECOND);
+    const due = await manager.validate(requestWith(idle));
+    equal(due.refreshed, true, 'an envelope past its lifetime is refreshed from the store, not taken from memory');
+    c.advance(7200 * SECOND);
+    equal((await manager.validate(requestWith(idle))).reason, 'expired_absolute', 'past the absolute deadline');
+  },
+
   async 'logout rejects the old cookie here at once and elsewhere after refresh'(ctx) {
     const { c, io, manager, peer, events } = setup(ctx);
     const elsewhere = peer();
@@ -945,6 +1002,9 @@ export const scenarios = {
     r = await elsewhere.validate(requestWith(cookie));
     equal(r.refreshed, true, 'refreshed');
     same(r.session.data, data, 'the refresh returns it');
+    const deeplyFrozen = (v) => v === null || typeof v !== 'object' || (Object.isFrozen(v) && Object.values(v).every(deeplyFrozen));
+    check(deeplyFrozen(r.session.data) && deeplyFrozen(created.session.data), 'read-only data from create and refresh, nested values too');
+    check(!Object.isFrozen(data), "the caller's own object is left alone");
     const refreshed = pair(r.setCookie);
     same((await manager.validate(requestWith(refreshed))).session.data, data, 'and the re-signed cookie carries it');
 

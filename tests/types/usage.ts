@@ -150,7 +150,7 @@ export async function handle(request: Request, env: Env): Promise<Response> {
 
   const out: DestroyResult = await manager.destroy(request);
   if (!out.ok) {
-    const why: UnavailableReason = out.reason;
+    const why: UnavailableReason | 'duplicate_cookie' | 'header_too_large' = out.reason;
     // @ts-expect-error a failed logout may be the hub's, not only the store's
     const storeOnly: 'store_unavailable' = out.reason;
     void storeOnly;
