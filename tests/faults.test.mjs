@@ -27,8 +27,9 @@
 // | revokeOthers (from A1)                   | s: l: c: r: o:, u:  | o:, then s: u: t: listed   | pull, append |
 // | revokeIssuedBefore (B1's login time)     | r:                  | r:                         | append       |
 // | listSessions (alice)                     | list u: t: l:       | -                          | -            |
-// | rotate / revokeOthers of ended sessions  | s: l: c: r: o:      | -                          | pull         |
-// (The hub world's rows; without a hub, no pull or append. Asserted below from the calls made.)
+// | rotate / revokeOthers of ended sessions  | s: l: c: r: o: (1)  | -                          | pull         |
+// Without a hub: no pull or append. (1) Without a hub only: with one, the fresh isolate's first
+// pull already refuses every ended session, so nothing is read. Asserted below from the calls made.
 //
 // Faults, each on one key kind (s: l: u: t: c: o: r:) or one hub call (append, pull) at a time:
 // throw; hang (never answers: the deadline fires); late (a write answered only after the deadline,
@@ -73,6 +74,9 @@
 //     session's); with a hub the hub's entry refuses it everywhere (asserted by the probes).
 //   - a hub that answers stale or foreign pages, or a made-up append, degrades to the bound of an
 //     isolate without a hub, never below it: (a) is checked against the `kv` world for those.
+//   - a listing whose metadata is unreadable (corrupt) leaves those sessions out of listSessions
+//     and out of what revokeUser/revokeOthers tombstone one by one; nothing is shown that should
+//     not be, and the cutoff they write still refuses every session they cover.
 //   - revokeSession knows a session only by its record, which does not name its own key: a record
 //     read as corrupt, or absent (stale), answers false ("no such live session", and nothing is
 //     written), so with a fault in transit the session stays live and the caller may retry; a
