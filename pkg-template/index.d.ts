@@ -529,7 +529,8 @@ export class SessionManager<Data extends Record<string, any> = SessionData> {
    * and its login (a logout of any generation ends them all); use it on privilege changes. The old
    * cookie is refused afterwards: here at once, elsewhere at its next refresh. Answers
    * `store_unavailable` (cookie kept) when the session's record has not reached this location yet.
-   * See `RotateResult` for the two failure shapes.
+   * With a hub, it first pulls when a pull is due, as `validate` does. See `RotateResult` for the
+   * two failure shapes.
    */
   rotate(request: RequestLike): Promise<RotateResult<Data>>;
 

@@ -1,5 +1,6 @@
 //! Known-answer tests: RFC 4231 HMAC-SHA256 through the crate's own signing path, the documented
 //! key derivation, envelope layout and store values (protocol v2), and session ID generation.
+//! Project Wycheproof's HMAC-SHA256 vectors run in tests/wycheproof.rs.
 
 #![allow(
     clippy::unwrap_used,

@@ -4,8 +4,9 @@
 // one) is fed as each key a session's refresh reads (record, login tombstone, user, global and
 // "other sessions" cutoffs), as index and last-seen metadata to a listing, to revokeSession,
 // revokeUser and revokeOthers, and as a revocation hub page and hub entry; every Cookie header
-// (fuzz/seeds/cookie_header/, and its working corpus) goes to validate at three times. The seed
-// cookies are sealed with the fuzz targets' key ring, so they are authentic here.
+// (fuzz/seeds/cookie_header/, and its working corpus), and every envelope of the envelope
+// target's corpora as the session cookie, goes to validate at three times. The seed cookies are
+// sealed with the fuzz targets' key ring, so they are authentic here.
 //
 // Each answer must be a decision (ok, or a reason code), never a throw: a trap that only happens
 // in wasm (a panic is `RuntimeError: unreachable`) fails this test with the corpus file's name.
@@ -104,7 +105,9 @@ test('wasm in workerd: every corpus Cookie header gets a decision, never a trap'
     const utf8 = Buffer.from(item.text, 'latin1').toString('utf8');
     if (utf8 !== item.text) headers.push({ name: `${item.name} (utf8)`, text: utf8 });
   }
-  assert.ok(headers.length >= 10, `the seed corpus is there (${headers.length} headers)`);
+  // The envelope target's corpus, as the session cookie's value.
+  for (const item of corpus('envelope', 'latin1')) headers.push({ name: item.name, text: `__Host-session=${item.text}` });
+  assert.ok(headers.length >= 20, `the seed corpora are there (${headers.length} headers)`);
   const results = [];
   for (let i = 0; i < headers.length; i += 100) {
     results.push(...(await post('/cookies', { keys: KEYS, t0: T0, headers: headers.slice(i, i + 100) })));
@@ -112,7 +115,7 @@ test('wasm in workerd: every corpus Cookie header gets a decision, never a trap'
   const reasons = checkDecisions(results);
   // The seed cookies are authentic: some are valid on the fast path, then refused for what they are.
   assert.ok(reasons.get('ok') > 0, JSON.stringify([...reasons]));
-  for (const reason of ['duplicate_cookie', 'malformed', 'missing', 'header_too_large', 'expired_absolute']) {
+  for (const reason of ['duplicate_cookie', 'malformed', 'missing', 'header_too_large', 'expired_absolute', 'bad_version', 'unknown_key', 'bad_signature']) {
     assert.ok(reasons.has(reason), `some header is refused as ${reason}: ${JSON.stringify([...reasons])}`);
   }
   console.log(`${headers.length} headers, ${results.length} calls:`, Object.fromEntries(reasons));

@@ -1,5 +1,6 @@
 //! A stateful target: two isolates (each an [`Engine`] with its own revocation memory and a clock
-//! up to the clock skew behind the true one) share a compact model of KV, and arbitrary
+//! up to the clock skew behind the true one) share a compact model of KV and, in half the runs, a
+//! revocation hub's log (pulled, failing, or replaced by an arbitrary page), and arbitrary
 //! operations drive issue / validate / resume / rotate / update / destroy and the revocations,
 //! with arbitrary cookies, clock steps and store answers. After every decision it checks:
 //!
@@ -9,7 +10,11 @@
 //! 2. No resurrection: a session a revocation covers is never accepted by the isolate that made
 //!    it (in the same incarnation) from that moment on, nor by any isolate from the revocation's
 //!    time + B (B = envelope lifetime + KV propagation + clock skew) once its writes landed.
-//! 3. Deadlines: no session's envelope or idle deadline passes its absolute deadline, the
+//! 3. With a revocation hub (half the runs): once an isolate has pulled the hub's log up to a
+//!    revocation's entry (a pull that caught up), it refuses what the entry covers until the
+//!    entry's `until`, whatever the store answers (an isolate that was also fed an arbitrary hub
+//!    page, which could claim any log position, is exempt).
+//! 4. Deadlines: no session's envelope or idle deadline passes its absolute deadline, the
 //!    absolute deadline and creation time are the login's for every rotation and refresh, no
 //!    session is accepted at or after its idle or absolute deadline, and no `Set-Cookie` outlives
 //!    the absolute deadline.
@@ -32,8 +37,8 @@ use std::collections::HashMap;
 
 use arbitrary::{Arbitrary, Unstructured};
 use edge_session::{
-    DataChange, Decision, Effects, Engine, Fetched, Lineage, Pending, Policy, RecordState,
-    SessionData, SessionHandle, Value, KV_PROPAGATION_MS,
+    DataChange, Decision, Effects, Engine, Fetched, HubEntry, HubRevocation, Lineage, Pending,
+    Policy, RecordState, SessionData, SessionHandle, Value, HUB_PAGE, KV_PROPAGATION_MS,
 };
 use edge_session_fuzz::{engine_with, T0};
 use libfuzzer_sys::fuzz_target;
@@ -42,6 +47,7 @@ const ENVELOPE: u64 = 10_000;
 const SKEW: u64 = 5_000;
 const P: u64 = KV_PROPAGATION_MS;
 const BOUND: u64 = ENVELOPE + P + SKEW;
+const HUB_INTERVAL: u64 = 5_000;
 const USERS: [&str; 3] = ["alice", "bob", "carol ünïcode"];
 
 fn policy(strict: bool) -> Policy {
@@ -88,7 +94,10 @@ enum Cookie {
 enum Op {
     Advance(u16),
     Jump(u32),
+    /// Up to 800 days ahead.
     Far(u64),
+    /// The clock's end (u64::MAX less a little): every deadline saturates.
+    EndOfTime(u16),
     Login {
         isolate: bool,
         user: u8,
@@ -139,6 +148,16 @@ enum Op {
     Restart {
         isolate: bool,
     },
+    HubPull {
+        isolate: bool,
+    },
+    HubPage {
+        isolate: bool,
+        page: String,
+    },
+    HubDown {
+        isolate: bool,
+    },
 }
 
 /// What an envelope was sealed for.
@@ -171,6 +190,8 @@ struct Revocation {
     incarnation: u32,
     at: u64,
     durable: bool,
+    /// Its hub entry's `until`, when announced to a hub.
+    hub_until: Option<u64>,
 }
 
 struct Version {
@@ -283,11 +304,19 @@ struct Isolate {
     incarnation: u32,
     /// How far behind the true clock this isolate's clock runs.
     lag: u64,
+    /// Revocations (indexes) this incarnation has pulled from the hub.
+    hub_known: Vec<usize>,
+    /// Fed an arbitrary hub page: its hub position means nothing.
+    hub_tainted: bool,
 }
 
 struct World {
     now: u64,
     strict: bool,
+    /// Whether the isolates follow a revocation hub.
+    hub: bool,
+    /// The hub's log: each entry with the revocation (index) it announces.
+    hub_log: Vec<(usize, HubEntry)>,
     isolates: [Isolate; 2],
     kv: Kv,
     /// Every envelope `seal` produced, in order, and what it was sealed for.
@@ -312,21 +341,61 @@ fn max_age(set_cookie: &str) -> u64 {
 }
 
 impl World {
-    fn new(strict: bool, lag: [u64; 2]) -> Self {
+    fn new(strict: bool, hub: bool, lag: [u64; 2]) -> Self {
         let isolate = |lag| Isolate {
-            engine: engine_with(policy(strict)),
+            engine: fresh_engine(strict, hub),
             incarnation: 0,
             lag,
+            hub_known: Vec::new(),
+            hub_tainted: false,
         };
         Self {
             now: T0,
             strict,
+            hub,
+            hub_log: Vec::new(),
             isolates: [isolate(lag[0]), isolate(lag[1])],
             kv: Kv::default(),
             sealed: Vec::new(),
             info: HashMap::new(),
             handles: Vec::new(),
             revocations: Vec::new(),
+        }
+    }
+
+    /// Isolate `i` pulls the hub's log (one page), as the host does when a pull is due.
+    fn pull(&mut self, i: usize) {
+        let now = self.clock(i);
+        let Some(after) = self.isolates[i].engine.hub_claim(now, true) else {
+            return;
+        };
+        let entries: Vec<String> = self
+            .hub_log
+            .iter()
+            .filter(|(_, e)| e.seq > after)
+            .take(HUB_PAGE)
+            .map(|(_, e)| serde_json::to_string(e).expect("an entry serialises"))
+            .collect();
+        let page = format!(
+            r#"{{"entries":[{}],"head":{},"log":"fuzz-log"}}"#,
+            entries.join(","),
+            self.hub_log.len()
+        );
+        let isolate = &mut self.isolates[i];
+        match isolate.engine.hub_apply_pulled(page.as_str(), after, now) {
+            Ok(false) => {
+                let seq = isolate.engine.hub().map_or(0, |h| h.seq());
+                for (k, e) in &self.hub_log {
+                    if e.seq <= seq && !isolate.hub_known.contains(k) {
+                        isolate.hub_known.push(*k);
+                    }
+                }
+            }
+            Ok(true) => {}
+            Err(reason) => assert!(
+                isolate.hub_tainted,
+                "a page the hub wrote is refused: {reason:?}"
+            ),
         }
     }
 
@@ -436,7 +505,14 @@ impl World {
             if spared_later {
                 continue;
             }
-            let local = r.isolate == i && r.incarnation == self.isolates[i].incarnation;
+            let isolate = &self.isolates[i];
+            if let Some(until) = r.hub_until {
+                assert!(
+                    !(!isolate.hub_tainted && isolate.hub_known.contains(&k) && local_now < until),
+                    "isolate {i} accepted what it pulled from the hub: {r:?}"
+                );
+            }
+            let local = r.isolate == i && r.incarnation == isolate.incarnation;
             assert!(
                 !(local && self.now >= r.at),
                 "isolate {i} accepted what it revoked: {r:?}"
@@ -451,14 +527,43 @@ impl World {
         }
     }
 
-    fn revoke(&mut self, i: usize, cover: Cover, durable: bool) {
+    /// Records a revocation made by isolate `i` now and, with a hub, appends its entry: held
+    /// until `held` (the session's absolute deadline) when its store write failed, as the host
+    /// does.
+    fn revoke(&mut self, i: usize, cover: Cover, durable: bool, held: Option<u64>) {
         let incarnation = self.isolates[i].incarnation;
+        let k = self.revocations.len();
+        let mut hub_until = None;
+        if self.hub {
+            let revocation = match &cover {
+                Cover::Handle(h) => HubRevocation::Session {
+                    handle: h.to_string(),
+                },
+                Cover::Lineage(l) => HubRevocation::Login { lineage: l.text() },
+                Cover::User { user, before, keep } => HubRevocation::User {
+                    user_id: user.clone(),
+                    before: *before,
+                    keep: keep.map(|l| l.text()),
+                },
+                Cover::Before(before) => HubRevocation::Before { before: *before },
+            };
+            let now = self.clock(i);
+            let engine = &self.isolates[i].engine;
+            let mut entry = match held {
+                Some(until) => engine.hub_entry_held(revocation, until, now),
+                None => engine.hub_entry(revocation, now),
+            };
+            entry.seq = self.hub_log.len() as u64 + 1;
+            hub_until = Some(entry.until);
+            self.hub_log.push((k, entry));
+        }
         self.revocations.push(Revocation {
             cover,
             isolate: i,
             incarnation,
             at: self.now,
             durable,
+            hub_until,
         });
     }
 
@@ -481,7 +586,8 @@ impl World {
         match op {
             Op::Advance(ms) => self.now = self.now.saturating_add(u64::from(ms)),
             Op::Jump(ms) => self.now = self.now.saturating_add(u64::from(ms) * 16),
-            Op::Far(ms) => self.now = self.now.saturating_add(ms),
+            Op::Far(ms) => self.now = self.now.saturating_add(ms % (800 * 86_400_000)),
+            Op::EndOfTime(less) => self.now = self.now.max(u64::MAX - u64::from(less)),
             Op::Login {
                 isolate,
                 user,
@@ -601,6 +707,7 @@ impl World {
                     now,
                 );
                 let landed = retire != Fate::Fails;
+                let mut held = None;
                 if !self.kv.write(&rotation.retire, self.now, retire) {
                     self.isolates[i].engine.hold_ended(
                         &rotation.previous,
@@ -608,8 +715,9 @@ impl World {
                         s.absolute,
                         now,
                     );
+                    held = Some(s.absolute);
                 }
-                self.revoke(i, Cover::Handle(rotation.previous), landed);
+                self.revoke(i, Cover::Handle(rotation.previous), landed, held);
             }
             Op::Destroy {
                 isolate,
@@ -624,12 +732,14 @@ impl World {
                 };
                 let s = self.sealed_for(header.as_deref());
                 let (effects, _) = self.isolates[i].engine.destroy(&pending, now);
+                let mut held = None;
                 if !self.kv.write(&effects, self.now, fate) {
                     self.isolates[i]
                         .engine
                         .hold_lineage(&s.lineage, s.absolute, now);
+                    held = Some(s.absolute);
                 }
-                self.revoke(i, Cover::Lineage(s.lineage), fate != Fate::Fails);
+                self.revoke(i, Cover::Lineage(s.lineage), fate != Fate::Fails, held);
             }
             Op::RevokeHandle {
                 isolate,
@@ -663,14 +773,16 @@ impl World {
                 if let Some(owner) = owner {
                     assert_eq!(owner, record.user_id, "revoked someone else's session");
                 }
+                let mut held = None;
                 if !self.kv.write(&effects, self.now, fate) {
                     self.isolates[i].engine.hold_lineage(
                         &record.lineage,
                         record.absolute_deadline,
                         now,
                     );
+                    held = Some(record.absolute_deadline);
                 }
-                self.revoke(i, Cover::Lineage(record.lineage), fate != Fate::Fails);
+                self.revoke(i, Cover::Lineage(record.lineage), fate != Fate::Fails, held);
             }
             Op::RevokeUser { user, answer, fate } => {
                 let now = self.clock(0);
@@ -704,6 +816,7 @@ impl World {
                         keep: None,
                     },
                     fate != Fate::Fails,
+                    None,
                 );
             }
             Op::RevokeOthers {
@@ -739,7 +852,7 @@ impl World {
                     before,
                     keep: Some(s.lineage),
                 };
-                self.revoke(i, cover, fate != Fate::Fails);
+                self.revoke(i, cover, fate != Fate::Fails, None);
             }
             Op::RevokeBefore { back, answer, fate } => {
                 let now = self.clock(0);
@@ -770,15 +883,40 @@ impl World {
                 }
                 let landed = effects.is_empty() || fate != Fate::Fails;
                 self.kv.write(&effects, self.now, fate);
-                self.revoke(0, Cover::Before(before), landed);
+                self.revoke(0, Cover::Before(before), landed, None);
             }
             Op::Restart { isolate } => {
                 let i = usize::from(isolate);
-                self.isolates[i].engine = engine_with(policy(self.strict));
-                self.isolates[i].incarnation += 1;
+                let isolate = &mut self.isolates[i];
+                isolate.engine = fresh_engine(self.strict, self.hub);
+                isolate.incarnation += 1;
+                isolate.hub_known.clear();
+                isolate.hub_tainted = false;
+            }
+            Op::HubPull { isolate } => self.pull(usize::from(isolate)),
+            Op::HubPage { isolate, page } => {
+                let i = usize::from(isolate);
+                let now = self.clock(i);
+                let isolate = &mut self.isolates[i];
+                isolate.hub_tainted = true;
+                let _ = isolate.engine.hub_apply(page.as_str(), now);
+            }
+            Op::HubDown { isolate } => {
+                let i = usize::from(isolate);
+                let now = self.clock(i);
+                self.isolates[i].engine.hub_failed(now);
             }
         }
     }
+}
+
+/// An engine with the target's policy, following a hub polled every [`HUB_INTERVAL`] when `hub`.
+fn fresh_engine(strict: bool, hub: bool) -> Engine {
+    let mut engine = engine_with(policy(strict));
+    if hub {
+        engine.follow_hub(HUB_INTERVAL);
+    }
+    engine
 }
 
 fn cutoff_written(effects: &Effects) -> u64 {
@@ -793,11 +931,11 @@ fn cutoff_written(effects: &Effects) -> u64 {
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
-    let Ok((strict, lag0, lag1)) = <(bool, u16, u16)>::arbitrary(&mut u) else {
+    let Ok((strict, hub, lag0, lag1)) = <(bool, bool, u16, u16)>::arbitrary(&mut u) else {
         return;
     };
     let lag = |l: u16| u64::from(l) % (SKEW + 1);
-    let mut world = World::new(strict, [lag(lag0), lag(lag1)]);
+    let mut world = World::new(strict, hub, [lag(lag0), lag(lag1)]);
     for _ in 0..64 {
         let Ok(op) = Op::arbitrary(&mut u) else {
             break;

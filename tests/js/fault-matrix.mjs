@@ -26,6 +26,7 @@ const LATE_AT = T0 + 62 * SECOND; // setup envelopes expired: every cookie needs
 /** Decision calls: they never throw for a store fault; they refuse or answer ok: false. */
 const NEVER_THROW = new Set(['validateFast', 'validateRefresh', 'create', 'rotate', 'update', 'destroy', 'revokeOthers', 'rotateRevoked', 'revokeOthersRevoked']);
 const UNAVAILABLE = new Set(['store_unavailable', 'hub_unavailable']);
+const KEEPS_COOKIE = new Set([...UNAVAILABLE, 'corrupt_cutoff']);
 
 const pair = (setCookie) => (typeof setCookie === 'string' && !/Max-Age=0/i.test(setCookie) ? setCookie.split(';')[0] : null);
 const req = (cookie) => ({ headers: new Headers(cookie ? { cookie } : {}) });
@@ -281,7 +282,8 @@ export function judge(run, same, nohub) {
         if (kvStaleNoHub) staleAccepted.push(name);
         else v.push(`(a) ${name} accepted; without the fault: refused (${o.reason})`);
       }
-      if (!d.accepted && UNAVAILABLE.has(d.reason)) check(!d.clears, `(a) ${name}: ${d.reason} cleared the cookie`, v);
+      // A store or hub that failed, or a cutoff that cannot be read, says nothing against the session.
+      if (!d.accepted && KEEPS_COOKIE.has(d.reason)) check(!d.clears, `(a) ${name}: ${d.reason} cleared the cookie`, v);
     }
   }
   if (['rotate', 'update', 'revokeOthers', 'create'].includes(spec.op) && outcome.judged && !same.outcome.judged) {
@@ -322,6 +324,11 @@ export function judge(run, same, nohub) {
       check(after.N?.ok === true, `(c) the new session is refused after a reported success: ${after.N?.reason}`, v);
       if (spec.op === 'update' && after.N?.ok) check(after.N.data?.role === 'admin', '(c) update lost its data', v);
     }
+  }
+  // "No such live session" (revokeSession false) changes nothing.
+  if (outcome.reported === 'noop') {
+    const writes = calls.filter((c) => ['put', 'delete', 'append'].includes(c.op));
+    check(writes.length === 0, `(c) answered false but wrote ${writes.map((c) => c.key.slice(0, 2))}`, v);
   }
   const lostOnly = [];
   for (const name of unexplained) {
