@@ -272,7 +272,8 @@ fn main() {
     for (n, (kind, revocation)) in kinds.into_iter().enumerate() {
         let mut entry = engine.hub_entry(revocation, T0);
         entry.seq = n as u64 + 1;
-        let json = serde_json::to_string(&entry).expect("entry");
+        let mut json = String::new();
+        entry.write_json(&mut json);
         write(&d, &format!("hub-entry-{kind}"), &json);
         entries.push(json);
     }
@@ -280,7 +281,7 @@ fn main() {
         r#"{{"entries":[{}],"head":5,"log":"seed-log"}}"#,
         entries.join(",")
     );
-    serde_json::from_str::<HubPage>(&page).expect("a readable page");
+    HubPage::decode(page.as_str()).expect("a readable page");
     write(&d, "hub-page", &page);
     write(
         &d,

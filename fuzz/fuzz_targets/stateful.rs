@@ -374,7 +374,11 @@ impl World {
             .iter()
             .filter(|(_, e)| e.seq > after)
             .take(HUB_PAGE)
-            .map(|(_, e)| serde_json::to_string(e).expect("an entry serialises"))
+            .map(|(_, e)| {
+                let mut json = String::new();
+                e.write_json(&mut json);
+                json
+            })
             .collect();
         let page = format!(
             r#"{{"entries":[{}],"head":{},"log":"fuzz-log"}}"#,
