@@ -438,6 +438,27 @@ mod tests {
         }
     }
 
+    /// Found by the stateful fuzz target: a native host may run the core at any `u64` time, and
+    /// a page of what it wrote must read back (a reader capped at 2^53 refused it).
+    #[test]
+    fn entries_read_back_at_any_time() {
+        let mut e = entry(
+            1,
+            HubRevocation::User {
+                user_id: "u".into(),
+                before: u64::MAX - 1,
+                keep: None,
+            },
+        );
+        e.at = u64::MAX - 1;
+        e.until = u64::MAX;
+        let mut wire = String::new();
+        e.write_json(&mut wire);
+        let text = format!(r#"{{"entries":[{wire}],"head":1,"log":"l"}}"#);
+        let read = HubPage::decode(text.as_str()).map(|p| p.entries);
+        assert_eq!(read, Some(vec![e]));
+    }
+
     #[test]
     fn entries_are_applied_once_and_in_order() {
         let handle = SessionId::from_bytes([1; 32]).handle();

@@ -4,8 +4,8 @@
 //!
 //! The reader is strict RFC 8259 with bounds: at most [`MAX_LEN`] bytes and [`MAX_DEPTH`] levels
 //! of nesting, string escapes including `\u` surrogate pairs (a lone surrogate is refused), no
-//! trailing text. Numbers are kept as their text: the store protocol reads only integers below
-//! 2^53 ([`Json::as_u64`]), and only the options read decimals ([`decimal`]). No `core::fmt`, no
+//! trailing text. Numbers are kept as their text: the store protocol reads only exact integers
+//! ([`Json::as_u64`]), and only the options read decimals ([`decimal`]). No `core::fmt`, no
 //! float parsing from the standard library, so the wasm build carries neither.
 //!
 //! The writer produces the same bytes as `serde_json::to_string` and `JSON.stringify` for the
@@ -18,9 +18,6 @@ pub const MAX_LEN: usize = 1 << 20;
 
 /// Deepest nesting read (the deepest shape the library reads has three levels).
 pub const MAX_DEPTH: usize = 16;
-
-/// Largest integer the store protocol reads: 2^53 - 1, the largest every JS host holds exactly.
-pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// A parsed JSON value borrowing from its text where it can.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -285,18 +282,21 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// A non-negative integer written without fraction or exponent, at most
-    /// [`MAX_SAFE_INTEGER`]; `None` for any other value.
+    /// A non-negative integer written without fraction or exponent that fits in `u64`; `None`
+    /// for any other value. Every integer the writer writes reads back: a native host may hand
+    /// the core any `u64` time, while the JS hosts clamp theirs below 2^53 (`ms` in the wasm
+    /// bindings), so what they store stays exact in JS too.
     pub fn as_u64(&self) -> Option<u64> {
         let Self::Num(text) = self else {
             return None;
         };
-        // 16 digits hold every integer up to 2^53; the grammar already refused leading zeros.
-        if text.len() > 16 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        // The grammar already refused leading zeros; a sign, fraction or exponent is not a digit.
+        if !text.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let value = text.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
-        (value <= MAX_SAFE_INTEGER).then_some(value)
+        text.bytes().try_fold(0u64, |n, b| {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        })
     }
 
     /// [`as_u64`](Self::as_u64) within `u32`.
@@ -746,10 +746,11 @@ mod tests {
     fn integers_are_exact_and_bounded() {
         let n = |t: &str| parse(t).and_then(|v| v.as_u64());
         assert_eq!(n("0"), Some(0));
-        assert_eq!(n("9007199254740991"), Some(MAX_SAFE_INTEGER));
+        assert_eq!(n("9007199254740991"), Some((1 << 53) - 1));
+        assert_eq!(n("18446744073709551615"), Some(u64::MAX));
         for bad in [
-            "9007199254740992",
-            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999",
             "-1",
             "-0",
             "1.0",

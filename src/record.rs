@@ -16,7 +16,7 @@
 //! The host hands each stored value over as the JSON text it read (a [`Source`]); the core parses
 //! it with its own reader (`src/json.rs`) and checks its shape. Corrupt values and values of
 //! another version fail closed; fields this version does not know are ignored, so additions
-//! within v2 stay readable. Integers are read exactly (no fraction, no exponent, below 2^53).
+//! within v2 stay readable. Integers are read exactly (no fraction, no exponent, within `u64`).
 
 use crate::id::Lineage;
 use crate::json::{self, Json, Object, ObjectWriter};
@@ -481,7 +481,7 @@ mod tests {
             json.replace("\"created_at\":1000", "\"created_at\":1000.0"),
             json.replace("\"created_at\":1000", "\"created_at\":1e3"),
             json.replace("\"created_at\":1000", "\"created_at\":-1000"),
-            json.replace("\"created_at\":1000", "\"created_at\":9007199254740992"),
+            json.replace("\"created_at\":1000", "\"created_at\":18446744073709551616"),
             json.replace("\"generation\":0", "\"generation\":4294967296"),
             json.replace(
                 "\"user_id\":\"alice\"",
