@@ -49,7 +49,7 @@ help:
 	@echo "  setup-node         npm ci (when package-lock.json changed)"
 	@echo "  setup-chromium     Debian chromium for the e2e tests"
 	@echo "  build              build pkg/ (wasm + JS) and create .dev.vars"
-	@echo "  lint               cargo fmt --check, clippy (native and wasm32)"
+	@echo "  lint               cargo fmt --check (crate and fuzz/), clippy (native and wasm32)"
 	@echo "  test-rust          cargo test (native)"
 	@echo "  test-fuzz          each fuzz target for $(FUZZ_SMOKE_SECONDS) s (smoke; installs nightly + cargo-fuzz)"
 	@echo "  test-js            tsc (types) + node --test tests/*.test.mjs"
@@ -137,6 +137,7 @@ endef
 # Formatting and clippy, natively and for the wasm32 bindings.
 lint: setup-rust
 	cargo fmt --check
+	cargo fmt --check --manifest-path fuzz/Cargo.toml
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --features wasm --target $(WASM_TARGET) -- -D warnings
 
