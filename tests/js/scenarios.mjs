@@ -390,13 +390,12 @@ export const scenarios = {
     const withData = pair(logins[0].setCookie);
     const first = await manager.validate(requestWith(withData));
     check(Object.isFrozen(first.session.data), 'session data is frozen');
-    let threw = false;
     try {
       first.session.data.n = 'changed by the application';
-    } catch (error) {
-      threw = error instanceof TypeError;
+    } catch {
+      // A TypeError in strict code; sloppy code (some bundles) ignores the write.
     }
-    check(threw, 'writing to session data throws (modules are strict)');
+    equal(first.session.data.n, 0, 'writing to session data changes nothing');
     first.session.userId = 'changed by the application';
     const second = await manager.validate(requestWith(withData));
     equal(second.session.data.n, 0, 'data unchanged for the next caller');
