@@ -146,6 +146,11 @@ fn main() {
     unknown_kid[3] = b'9';
     write(&d, "unknown-key", base64url::encode(&unknown_kid));
     write(&d, "cut-tag", base64url::encode(&raw[..raw.len() - 16]));
+    let mut flipped_tag = raw.clone();
+    if let Some(last) = flipped_tag.last_mut() {
+        *last ^= 1;
+    }
+    write(&d, "flipped-tag", base64url::encode(&flipped_tag));
     write(
         &d,
         "padded",
