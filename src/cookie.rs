@@ -170,18 +170,46 @@ impl CookieConfig {
     pub fn find_in<'h>(&self, header: &'h str) -> Result<Option<&'h str>, RejectReason> {
         find_cookie(header, &self.name)
     }
+
+    /// [`find_cookie_octets`] for this cookie's name.
+    pub fn find_octets_in<'h>(&self, header: &'h [u8]) -> Result<Option<&'h [u8]>, RejectReason> {
+        find_cookie_octets(header, &self.name)
+    }
 }
 
 /// Finds `name`'s value in a `Cookie` header; see [`CookieConfig::find_in`].
 pub fn find_cookie<'h>(header: &'h str, name: &str) -> Result<Option<&'h str>, RejectReason> {
+    let Some(value) = find_cookie_octets(header.as_bytes(), name)? else {
+        return Ok(None);
+    };
+    // Envelopes are base64url: anything else in the value (quotes, spaces, controls, non-ASCII)
+    // is refused here, before any decoding.
+    if !value
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+    {
+        return Err(RejectReason::Malformed);
+    }
+    core::str::from_utf8(value)
+        .map(Some)
+        .map_err(|_| RejectReason::Malformed)
+}
+
+/// The scan of [`find_cookie`] over the header's bytes, without its check of the value's
+/// characters: `Ok(Some(value))` is non-empty but may hold any byte but `;`. For callers that
+/// decode the value as base64url straight away (which refuses every other byte, with the same
+/// reason), so the fast path reads the header once.
+pub fn find_cookie_octets<'h>(
+    header: &'h [u8],
+    name: &str,
+) -> Result<Option<&'h [u8]>, RejectReason> {
     if header.len() > MAX_COOKIE_HEADER_LEN {
         return Err(RejectReason::HeaderTooLarge);
     }
-    // Bytes, not chars: every delimiter is ASCII, and the value found is checked to be ASCII
-    // below, so no UTF-8 boundary is ever split.
+    // Every delimiter is ASCII, so a byte scan never splits a UTF-8 character it matters for.
     let blank = |b: &u8| *b == b' ' || *b == b'\t';
     let mut found: Option<&'h [u8]> = None;
-    for pair in header.as_bytes().split(|b| *b == b';') {
+    for pair in header.split(|b| *b == b';') {
         let Some(eq) = pair.iter().position(|b| *b == b'=') else {
             continue;
         };
@@ -199,23 +227,8 @@ pub fn find_cookie<'h>(header: &'h str, name: &str) -> Result<Option<&'h str>, R
         let end = value.iter().rposition(|b| !blank(b)).map_or(0, |i| i + 1);
         found = Some(value.get(start..end.max(start)).unwrap_or_default());
     }
-    let Some(value) = found else {
-        return Ok(None);
-    };
-    // Envelopes are base64url: anything else in the value (quotes, spaces, controls, non-ASCII)
-    // is refused here, before any decoding.
-    if !value
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-    {
-        return Err(RejectReason::Malformed);
-    }
-    match core::str::from_utf8(value) {
-        // An empty value is what a clearing cookie leaves behind: treat it as no session.
-        Ok("") => Ok(None),
-        Ok(value) => Ok(Some(value)),
-        Err(_) => Err(RejectReason::Malformed),
-    }
+    // An empty value is what a clearing cookie leaves behind: treat it as no session.
+    Ok(found.filter(|value| !value.is_empty()))
 }
 
 #[cfg(test)]
@@ -235,6 +248,30 @@ mod tests {
         assert_eq!(find_cookie("__host-session=abc", N), Ok(None));
         assert_eq!(find_cookie("x__Host-session=abc", N), Ok(None));
         assert_eq!(find_cookie("__Host-session=", N), Ok(None));
+    }
+
+    #[test]
+    fn the_octet_scan_finds_what_find_cookie_finds() {
+        for header in [
+            "",
+            "a=b; __Host-session=abc_-9; c=d",
+            " __Host-session = \tabc ;x=1",
+            "__Host-session=",
+            "__Host-session=a; __Host-session=b",
+            "__Host-session=\"abc\"",
+            "__Host-session=ab%3D",
+            "__Host-session=é",
+            "x__Host-session=abc",
+        ] {
+            let text = find_cookie(header, N);
+            let octets = find_cookie_octets(header.as_bytes(), N);
+            match (text, octets) {
+                (Ok(t), Ok(o)) => assert_eq!(t.map(str::as_bytes), o, "{header}"),
+                // The octet scan leaves the value's characters to the base64url decoder.
+                (Err(RejectReason::Malformed), Ok(Some(_))) => {}
+                (t, o) => assert_eq!(t.map(|_| ()), o.map(|_| ()), "{header}"),
+            }
+        }
     }
 
     #[test]

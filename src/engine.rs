@@ -624,7 +624,21 @@ impl Engine {
         now: u64,
         buf: &'b mut DecodeBuffer,
     ) -> Checked<'b> {
-        let value = match self.cookie.find_in(cookie_header.unwrap_or("")) {
+        self.check_octets(cookie_header.unwrap_or("").as_bytes(), now, buf)
+    }
+
+    /// [`check`](Self::check) of a `Cookie` header given as bytes (JS's `encodeInto` output):
+    /// read once, never validated as UTF-8 as a whole (the cookie's value must be base64url, and
+    /// the user id inside a verified envelope is checked on its own). A refusal may name a
+    /// different reason than [`validate`](Self::validate) for a header that is not UTF-8; the
+    /// fast path only uses `Valid` and leaves every other answer to `validate`.
+    pub fn check_octets<'b>(
+        &self,
+        cookie_header: &[u8],
+        now: u64,
+        buf: &'b mut DecodeBuffer,
+    ) -> Checked<'b> {
+        let value = match self.cookie.find_octets_in(cookie_header) {
             Ok(Some(value)) => value,
             Ok(None) => return Checked::Reject(RejectReason::Missing),
             Err(reason) => return Checked::Reject(reason),

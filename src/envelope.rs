@@ -198,24 +198,25 @@ impl View<'_> {
 /// time. Expiry is the caller's business.
 pub fn open(ring: &KeyRing, cookie_name: &str, value: &str) -> Result<Verified, RejectReason> {
     let mut buf = [0; b64::decoded_len_bound(MAX_ENVELOPE_LEN)];
-    let view = open_view(ring, cookie_name, value, &mut buf)?;
+    let view = open_view(ring, cookie_name, value.as_bytes(), &mut buf)?;
     Ok(Verified {
         key_id: view.key_id.to_owned(),
         claims: view.claims(),
     })
 }
 
-/// [`open`] without allocating: decodes into `buf` and borrows the fields from it.
+/// [`open`] without allocating: decodes `value` (the cookie value's bytes; anything but
+/// base64url is refused as malformed) into `buf` and borrows the fields from it.
 pub fn open_view<'b>(
     ring: &KeyRing,
     cookie_name: &str,
-    value: &str,
+    value: &[u8],
     buf: &'b mut DecodeBuffer,
 ) -> Result<View<'b>, RejectReason> {
     if value.is_empty() || value.len() > MAX_ENVELOPE_LEN {
         return Err(RejectReason::Malformed);
     }
-    let len = b64::decode_into(value.as_bytes(), buf).ok_or(RejectReason::Malformed)?;
+    let len = b64::decode_into(value, buf).ok_or(RejectReason::Malformed)?;
     let raw: &'b [u8] = buf.get(..len).ok_or(RejectReason::Malformed)?;
     let mut r = Reader { rest: raw };
     if r.u8()? != VERSION {

@@ -69,7 +69,7 @@ mod revocation;
 mod wasm;
 
 // The public interface.
-pub use cookie::{find_cookie, CookieConfig, SameSite, MAX_COOKIE_HEADER_LEN};
+pub use cookie::{find_cookie, find_cookie_octets, CookieConfig, SameSite, MAX_COOKIE_HEADER_LEN};
 pub use engine::{
     Checked, DataChange, Decision, Effects, Engine, Fetched, Issued, Pending, Put, Refreshed,
     Rotation, Session, SessionData, SessionInfo, KV_PROPAGATION_MS,

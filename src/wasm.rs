@@ -302,13 +302,10 @@ impl JsEngine {
             handle,
             memo,
         } = &mut *self.fast;
-        let Some(header) = input
-            .get(..len)
-            .and_then(|bytes| core::str::from_utf8(bytes).ok())
-        else {
+        let Some(header) = input.get(..len) else {
             return 0;
         };
-        let Checked::Valid(view) = self.engine.check(Some(header), ms(now), raw) else {
+        let Checked::Valid(view) = self.engine.check_octets(header, ms(now), raw) else {
             return 0;
         };
         let slot = usize::from(view.tag[0]);
