@@ -24,12 +24,12 @@
 // the outcome: no KV propagation delay locally, and a revocation holds on the isolate's next
 // request.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { freePort, sleep, spawnGroup, waitForHttp } from '../tests/js/server-process.mjs';
+import { freePort, sleep, startWranglerDev } from '../tests/js/server-process.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'target', 'soak');
@@ -91,38 +91,16 @@ setTimeout(() => {
 // ---- the server and its memory --------------------------------------------------------------
 
 async function startDemo(vars) {
-  const wrangler = join(ROOT, 'node_modules', '.bin', 'wrangler');
-  if (!existsSync(wrangler)) throw new Error(`${wrangler} is missing: run \`make setup-node\``);
   if (!existsSync(join(ROOT, 'pkg', 'workerd.js'))) throw new Error('pkg/ is not built: run `make build`');
-  const port = await freePort();
   const inspectorPort = await freePort();
-  const persist = mkdtempSync(join(os.tmpdir(), 'edge-session-soak-'));
-  // --log-level warn: no access-log line per request; the worker's console.error still shows.
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, '--log-level', 'warn', '--inspector-port', String(inspectorPort)];
-  for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
-  const server = spawnGroup(wrangler, args, {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_LOG_PATH: join(persist, 'logs'), NO_COLOR: '1', BROWSER: 'none' },
+  const demo = await startWranglerDev({
+    root: ROOT,
+    vars,
+    extraArgs: ['--inspector-port', String(inspectorPort)],
     lifetimeMs: WATCHDOG_MS,
-    killAfterMs: 10_000,
+    stateName: 'edge-session-soak-',
   });
-  const stop = async () => {
-    await server.stop();
-    rmSync(persist, { recursive: true, force: true });
-  };
-  const url = `http://127.0.0.1:${port}`;
-  const failure = await waitForHttp(`${url}/health`, {
-    group: server,
-    deadlineMs: 90_000,
-    ready: (res) => res.status === 200,
-    exited: 'wrangler dev exited',
-    timedOut: 'wrangler dev did not answer /health in 90 s',
-  });
-  if (failure) {
-    await stop();
-    throw new Error(`${failure}:\n${server.output()}`);
-  }
-  return { url, port, inspectorPort, pid: server.child.pid, output: server.output, stop };
+  return { ...demo, inspectorPort };
 }
 
 /** The pids of `root` and all its descendants (from /proc). */

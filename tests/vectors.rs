@@ -21,14 +21,6 @@ use edge_session::{
     GLOBAL_CUTOFF_KEY, HANDLE_LEN, LINEAGE_LEN, STORE_VERSION, TAG_LEN,
 };
 
-fn hex(text: &str) -> Vec<u8> {
-    assert_eq!(text.len() % 2, 0, "hex text has even length");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
-        .collect()
-}
-
 struct Rfc4231 {
     case: u32,
     key: Vec<u8>,

@@ -53,14 +53,6 @@ struct Case {
     result: String,
 }
 
-fn hex(text: &str) -> Vec<u8> {
-    assert_eq!(text.len() % 2, 0, "hex text has even length");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
-        .collect()
-}
-
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

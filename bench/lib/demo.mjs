@@ -3,45 +3,13 @@
 // concurrent load, alternating. The server runs under `timeout` in its own process group, so it
 // stops by itself even if this process dies.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { freePort, spawnGroup, waitForHttp } from '../../tests/js/server-process.mjs';
+import { startWranglerDev } from '../../tests/js/server-process.mjs';
 import { ratio, summary } from './stats.mjs';
 
-async function startDemo(root, lifetimeS) {
-  const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
-  if (!existsSync(wrangler)) throw new Error(`${wrangler} is missing: run \`make setup-node\``);
-  const port = await freePort();
-  const persist = mkdtempSync(join(tmpdir(), 'edge-session-bench-demo-'));
+function startDemo(root, lifetimeS) {
   const vars = { SESSION_KEYS: `k1:${randomBytes(32).toString('base64url')}`, DEMO_PASSWORD: 'demo', ADMIN_TOKEN: '' };
-  // --log-level warn: no access-log line per request, which would weigh on both routes alike.
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, '--log-level', 'warn'];
-  for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
-  const server = spawnGroup(wrangler, args, {
-    cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_LOG_PATH: join(persist, 'logs'), NO_COLOR: '1', BROWSER: 'none' },
-    lifetimeMs: lifetimeS * 1000,
-    killAfterMs: 10_000,
-  });
-  const stop = async () => {
-    await server.stop();
-    rmSync(persist, { recursive: true, force: true });
-  };
-  const url = `http://127.0.0.1:${port}`;
-  const failure = await waitForHttp(`${url}/health`, {
-    group: server,
-    deadlineMs: 90_000,
-    ready: (res) => res.status === 200,
-    exited: 'wrangler dev exited',
-    timedOut: 'wrangler dev did not answer /health in 90 s',
-  });
-  if (failure) {
-    await stop();
-    throw new Error(`${failure}:\n${server.output()}`);
-  }
-  return { url, stop };
+  return startWranglerDev({ root, vars, lifetimeMs: lifetimeS * 1000, stateName: 'edge-session-bench-demo-' });
 }
 
 async function login(url) {

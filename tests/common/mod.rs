@@ -18,6 +18,15 @@ use edge_session::{
     Record, RecordState, RejectReason, Session, SessionData,
 };
 
+/// Bytes from hex text (test vectors).
+pub fn hex(text: &str) -> Vec<u8> {
+    assert_eq!(text.len() % 2, 0, "hex text has even length");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
 /// A fixed "now" (2023-11-14T22:13:20Z) that every test starts from.
 pub const T0: u64 = 1_700_000_000_000;
 

@@ -2,7 +2,10 @@
 // group of its own on a free loopback port, polled over HTTP until it answers, and stopped as a
 // whole group, so whatever it started (wrangler's workerd) goes with it.
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,4 +94,44 @@ export async function waitForHttp(url, { group, deadlineMs, intervalMs = 250, re
     if (Date.now() > deadline) return timedOut;
     await sleep(intervalMs);
   }
+}
+
+/**
+ * `wrangler dev` of the repository's wrangler.toml (the demo) on a free loopback port, with its
+ * own state folder, `vars` as `--var`s and `extraArgs` after them, stopping by itself after
+ * `lifetimeMs`; resolves once /health answers 200. `{ url, port, pid, output, stop }`; `stop()`
+ * also removes the state folder.
+ */
+export async function startWranglerDev({ root, vars = {}, extraArgs = [], lifetimeMs, stateName = 'edge-session-demo-' }) {
+  const wrangler = join(root, 'node_modules', '.bin', 'wrangler');
+  if (!existsSync(wrangler)) throw new Error(`${wrangler} is missing: run \`make setup-node\``);
+  const port = await freePort();
+  const persist = mkdtempSync(join(tmpdir(), stateName));
+  // --log-level warn: no access-log line per request; the worker's console.error still shows.
+  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, '--log-level', 'warn'];
+  for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
+  args.push(...extraArgs);
+  const server = spawnGroup(wrangler, args, {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_LOG_PATH: join(persist, 'logs'), NO_COLOR: '1', BROWSER: 'none' },
+    lifetimeMs,
+    killAfterMs: 10_000,
+  });
+  const stop = async () => {
+    await server.stop();
+    rmSync(persist, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const failure = await waitForHttp(`${url}/health`, {
+    group: server,
+    deadlineMs: 90_000,
+    ready: (res) => res.status === 200,
+    exited: 'wrangler dev exited',
+    timedOut: 'wrangler dev did not answer /health in 90 s',
+  });
+  if (failure) {
+    await stop();
+    throw new Error(`${failure}:\n${server.output()}`);
+  }
+  return { url, port, pid: server.child.pid, output: server.output, stop };
 }
