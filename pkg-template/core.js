@@ -202,7 +202,10 @@ class FastPath {
     if (this.#out.length === 0) this.#views();
     const o = this.#out;
     let kept = this.#memo[o[10]];
-    if (found === 1 || kept === undefined) {
+    // A hit leaves the handle buffer as it was (another session's handle, possibly): a slot this
+    // side does not hold is never filled from it.
+    if (found !== 1 && kept === undefined) return null;
+    if (found === 1) {
       const bytes = this.#bytes;
       kept = {
         userId: utf8Decoder.decode(bytes.subarray(o[6], o[6] + o[7])),
