@@ -229,7 +229,7 @@ const FAST_OUT: usize = 11;
 const MEMO_SLOTS: usize = 256;
 
 /// Buffers the fast path shares with JS through the module's memory, so a valid session crosses
-/// the boundary as ten numbers and two byte ranges: no allocation, no object built here. JS
+/// the boundary as eleven numbers and two byte ranges: no allocation, no object built here. JS
 /// writes the `Cookie` header into `input` (`TextEncoder.encodeInto`), calls `check`, reads `out`
 /// and decodes the user id (and data) straight from `raw`, where the envelope was decoded.
 struct FastIo {
