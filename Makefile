@@ -140,6 +140,7 @@ lint: setup-rust
 	cargo fmt --check --manifest-path fuzz/Cargo.toml
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --features wasm --target $(WASM_TARGET) -- -D warnings
+	cargo clippy --lib --features wasm-inspect --target $(WASM_TARGET) -- -D warnings
 
 # Rust unit, integration and property tests (native).
 test-rust:

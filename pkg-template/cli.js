@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // edge-session: operator commands (keys, cookie inspection, the admin routes). Node.js 20+.
-// Uses the package's own wasm core (loaded as ./node.js does) for every key and envelope check.
+// Uses the package's own wasm core (loaded as ./node.js does) for every key and envelope check;
+// `inspect` loads the inspect module (edge_session_inspect_bg.wasm, built from the same core) the
+// first time it runs.
 // Exit codes: 0 done, 1 failed (HTTP error, unreachable server, a cookie that does not verify),
 // 2 bad usage.
 
@@ -8,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SessionManager, MemoryStore } from './node.js';
-import { inspectEnvelope } from './edge_session.js';
+import { initSync as initInspect, inspectEnvelope } from './edge_session_inspect.js';
 
 const DEFAULT_IDLE_S = 1800;
 const DEFAULT_SKEW_S = 5;
@@ -323,6 +325,7 @@ async function inspect(args) {
   if (input === undefined) throw new UsageError('missing the cookie (a value, a Set-Cookie line or a Cookie header; "-" for stdin)');
   if (input === '-') input = await readStdin();
   const keysSpec = keysFrom(p.values.keys);
+  initInspect({ module: readFileSync(new URL('./edge_session_inspect_bg.wasm', import.meta.url)) });
   let report;
   try {
     report = inspectEnvelope(input, keysSpec, p.values['cookie-name']);

@@ -40,34 +40,45 @@ flock 9
 # to the MVP ABI). Strip only debug info here: wasm-opt removes the rest below.
 export CARGO_PROFILE_RELEASE_STRIP="${CARGO_PROFILE_RELEASE_STRIP:-debuginfo}"
 
-step "cargo build (release, $TARGET, --features wasm)"
-cargo build --release --target "$TARGET" --features wasm --lib
-[ -f "$CRATE_WASM" ] || die "expected $CRATE_WASM after cargo build"
-
-# --- bindgen ---------------------------------------------------------------
-step "wasm-bindgen $have --target web"
+# Two modules from one crate: the one every runtime loads for sessions (feature `wasm`), and the
+# operator CLI's `inspectEnvelope` (feature `wasm-inspect`), which only `edge-session inspect`
+# loads. Each build leaves its module at the same path; it is bound before the next build.
 rm -rf "$STAGE"
-wasm-bindgen --target web --out-dir "$STAGE" --out-name "$OUT_NAME" "$CRATE_WASM"
+bind() { # FEATURE OUT_NAME
+  step "cargo build (release, $TARGET, --features $1)"
+  cargo build --release --target "$TARGET" --features "$1" --lib
+  [ -f "$CRATE_WASM" ] || die "expected $CRATE_WASM after cargo build"
+  step "wasm-bindgen $have --target web --out-name $2"
+  wasm-bindgen --target web --out-dir "$STAGE" --out-name "$2" "$CRATE_WASM"
+}
 
-# --- optimise --------------------------------------------------------------
 # rustc's wasm32-unknown-unknown target enables bulk-memory, reference-types,
 # multivalue, sign-ext, nontrapping-float-to-int and mutable-globals by
 # default; wasm-opt rejects the module unless those are allowed. We enable
 # exactly that set (not --all-features) so wasm-opt cannot introduce features
 # such as GC, SIMD or threads.
-BG_WASM="$STAGE/${OUT_NAME}_bg.wasm"
-step "wasm-opt -Oz ${OUT_NAME}_bg.wasm"
-pre_opt=$(wc -c <"$BG_WASM")
-"$WASM_OPT" -Oz \
-  --enable-bulk-memory \
-  --enable-reference-types \
-  --enable-multivalue \
-  --enable-sign-ext \
-  --enable-nontrapping-float-to-int \
-  --enable-mutable-globals \
-  --strip-debug --strip-producers --strip-target-features \
-  -o "$BG_WASM.opt" "$BG_WASM"
-mv "$BG_WASM.opt" "$BG_WASM"
+optimise() { # OUT_NAME
+  local wasm="$STAGE/${1}_bg.wasm"
+  step "wasm-opt -Oz ${1}_bg.wasm"
+  "$WASM_OPT" -Oz \
+    --enable-bulk-memory \
+    --enable-reference-types \
+    --enable-multivalue \
+    --enable-sign-ext \
+    --enable-nontrapping-float-to-int \
+    --enable-mutable-globals \
+    --strip-debug --strip-producers --strip-target-features \
+    -o "$wasm.opt" "$wasm"
+  mv "$wasm.opt" "$wasm"
+}
+
+bind wasm "$OUT_NAME"
+pre_opt=$(wc -c <"$STAGE/${OUT_NAME}_bg.wasm")
+optimise "$OUT_NAME"
+bind wasm-inspect "${OUT_NAME}_inspect"
+optimise "${OUT_NAME}_inspect"
+# The CLI imports the inspect module's glue only; its typings are not part of the package.
+rm -f "$STAGE/${OUT_NAME}_inspect.d.ts" "$STAGE/${OUT_NAME}_inspect_bg.wasm.d.ts"
 
 # --- overlay the hand-written JS layer --------------------------------------
 # pkg-template/ wins over anything wasm-bindgen generated with the same name;
@@ -93,3 +104,5 @@ gz=$(gzip -9 -c "$OUT_DIR/${OUT_NAME}_bg.wasm" | wc -c)
 step "done: $OUT_DIR/"
 ls -l "$OUT_DIR"
 printf 'wasm size: %s bytes raw (%s before wasm-opt), %s bytes gzip -9\n' "$raw" "$pre_opt" "$gz"
+printf 'inspect module (CLI only): %s bytes raw, %s bytes gzip -9\n' \
+  "$(wc -c <"$OUT_DIR/${OUT_NAME}_inspect_bg.wasm")" "$(gzip -9 -c "$OUT_DIR/${OUT_NAME}_inspect_bg.wasm" | wc -c)"

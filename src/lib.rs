@@ -59,6 +59,8 @@ mod error;
 mod hub;
 mod id;
 pub mod inspect;
+#[cfg(any(feature = "wasm", feature = "wasm-inspect"))]
+mod js;
 mod json;
 mod keys;
 mod options;
@@ -67,6 +69,8 @@ mod record;
 mod revocation;
 #[cfg(feature = "wasm")]
 mod wasm;
+#[cfg(feature = "wasm-inspect")]
+mod wasm_inspect;
 
 // The public interface.
 pub use cookie::{find_cookie, find_cookie_octets, CookieConfig, SameSite, MAX_COOKIE_HEADER_LEN};

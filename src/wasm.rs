@@ -13,6 +13,7 @@
 use wasm_bindgen::prelude::*;
 
 use crate::envelope::DecodeBuffer;
+use crate::js::{config_error, json_parse};
 use crate::json::{self, ObjectWriter};
 use crate::options::Options;
 use crate::record::RecordState;
@@ -24,36 +25,11 @@ use crate::{
 
 #[wasm_bindgen]
 extern "C" {
-    /// `JSON.parse`, for results the core wrote as JSON text (always valid).
-    #[wasm_bindgen(js_namespace = JSON, js_name = parse)]
-    fn json_parse(text: &str) -> JsValue;
-
-    #[wasm_bindgen(js_name = Error)]
-    type JsError;
-
-    #[wasm_bindgen(constructor, js_class = Error)]
-    fn new(message: &str) -> JsError;
-
-    #[wasm_bindgen(method, setter, js_class = Error)]
-    fn set_name(this: &JsError, name: &str);
-
-    #[wasm_bindgen(method, setter, js_class = Error)]
-    fn set_reason(this: &JsError, reason: &str);
-
     /// The object `fastLayout` returns.
     type Layout;
 
     #[wasm_bindgen(method, setter)]
     fn set_memory(this: &Layout, memory: JsValue);
-}
-
-/// A `SessionConfigError` (an `Error` with that name and a `reason` code; core.js rethrows it
-/// as its own class).
-fn config_error(err: &ConfigError) -> JsValue {
-    let error = JsError::new(&err.message());
-    error.set_name("SessionConfigError");
-    error.set_reason(err.code());
-    error.into()
 }
 
 /// Unix ms from JS: NaN and negatives become 0 (the epoch), which only ever makes things expire;
@@ -936,26 +912,4 @@ impl JsEngine {
     pub fn hub_failed(&mut self, now: f64) {
         self.engine.hub_failed(ms(now));
     }
-}
-
-/// Reports on a cookie value, `Set-Cookie` line or `Cookie` header without trusting it (see
-/// `edge_session::inspect`): `{ cookieName, found, length, envelope, problem, verified }`. With
-/// `keys` (a `SESSION_KEYS` spec) it verifies the envelope for `cookieName` (default
-/// `__Host-session`) and says why not. Throws a `SessionConfigError` for bad keys or a bad
-/// cookie name. Never returns a secret or the raw session ID.
-#[wasm_bindgen(js_name = inspectEnvelope)]
-pub fn inspect_envelope(
-    input: &str,
-    keys: Option<String>,
-    cookie_name: Option<String>,
-) -> Result<JsValue, JsValue> {
-    let ring = keys
-        .as_deref()
-        .map(crate::KeyRing::parse)
-        .transpose()
-        .map_err(|e| config_error(&e))?;
-    let name = cookie_name.unwrap_or_else(|| crate::CookieConfig::default().name().to_owned());
-    crate::inspect::inspect(input, ring.as_ref(), &name)
-        .map(|report| json_parse(&report.to_json()))
-        .map_err(|e| config_error(&e))
 }

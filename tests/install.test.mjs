@@ -187,7 +187,7 @@ test('tarball: complete (exports, bin, relative imports), licence texts, license
   }
 });
 
-test('Node 20: npx edge-session keygen, then import from "edge-session" (node condition): create, validate, destroy, refused', { timeout: 60_000 }, async () => {
+test('Node 20: npx edge-session keygen, then import from "edge-session" (node condition): create, validate, destroy, refused; npx edge-session inspect verifies the cookie', { timeout: 60_000 }, async () => {
   const dir = projects.node;
   const keygen = await sh('npx', ['--offline', 'edge-session', 'keygen'], { cwd: dir });
   const key = keygen.stdout.trim();
@@ -204,6 +204,21 @@ test('Node 20: npx edge-session keygen, then import from "edge-session" (node co
   assert.deepEqual(out.destroyed, { ok: true });
   assert.equal(out.after.ok, false, 'the session is refused after destroy');
   assert.equal(typeof out.after.reason, 'string');
+
+  // The CLI's inspect module ships and loads from the tarball: the cookie verifies with the key
+  // it was signed with, and not with another.
+  const cookie = fs.readFileSync(path.join(dir, 'cookie.txt'), 'utf8');
+  const inspect = async (keys) => {
+    const r = await execFileP('npx', ['--offline', 'edge-session', 'inspect', cookie, '--keys', 'env:KEYS', '--json'], { cwd: dir, env: { ...env, KEYS: keys } })
+      .catch((error) => error);
+    return { exit: r.code ?? 0, report: JSON.parse(r.stdout) };
+  };
+  const good = await inspect(key);
+  assert.equal(good.exit, 0, 'inspect exits 0 for a cookie that verifies');
+  assert.deepEqual([good.report.envelope.userId, good.report.verified.valid], ['alice', true]);
+  const other = await inspect(newKeyRing());
+  assert.equal(other.exit, 1, 'inspect exits 1 for a cookie that does not verify');
+  assert.deepEqual([other.report.envelope.userId, other.report.verified.valid, other.report.verified.reason], ['alice', false, 'bad_signature']);
 });
 
 /** Text without ANSI colour sequences. */

@@ -13,13 +13,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import { packageWorker } from './js/workerd.mjs';
-import '../pkg/node.js'; // instantiates the wasm that inspectEnvelope runs in
-import { inspectEnvelope } from '../pkg/edge_session.js';
+import { initSync, inspectEnvelope } from '../pkg/edge_session_inspect.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+initSync({ module: readFileSync(join(root, 'pkg/edge_session_inspect_bg.wasm')) });
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const IDLE_S = 1800; // tests/js/isolate-worker.mjs: idleTimeout (the default)
