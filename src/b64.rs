@@ -98,22 +98,24 @@ pub fn decode_into(bytes: &[u8], out: &mut [u8]) -> Option<usize> {
     // The table maps characters outside the alphabet to 0xFF: OR-ing a chunk's four values
     // together shows any of them in one test (a valid sextet never has the top bits set).
     let value = |byte: u8| DECODE.get(usize::from(byte)).copied().unwrap_or(INVALID);
-    let mut chunks = bytes.chunks_exact(4);
+    // Plain loops over `split_first_chunk` rather than iterator adapters: the fast path decodes
+    // every envelope here, and this shape stays fast at every optimisation level.
+    let mut rest = bytes;
     let mut at = 0;
-    for chunk in &mut chunks {
-        let &[a, b, c, d] = chunk else {
-            return None;
-        };
+    while let Some((&[a, b, c, d], tail)) = rest.split_first_chunk::<4>() {
         let (a, b, c, d) = (value(a), value(b), value(c), value(d));
         if (a | b | c | d) & 0xC0 != 0 {
             return None;
         }
         let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
-        out.get_mut(at..at + 3)?
-            .copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        let [x, y, z] = out.get_mut(at..at + 3)? else {
+            return None;
+        };
+        (*x, *y, *z) = ((n >> 16) as u8, (n >> 8) as u8, n as u8);
         at += 3;
+        rest = tail;
     }
-    match *chunks.remainder() {
+    match *rest {
         [] => {}
         [a, b] => {
             let (a, b) = (value(a), value(b));
@@ -130,8 +132,10 @@ pub fn decode_into(bytes: &[u8], out: &mut [u8]) -> Option<usize> {
             if (a | b | c) & 0xC0 != 0 || c & 0b11 != 0 {
                 return None;
             }
-            out.get_mut(at..at + 2)?
-                .copy_from_slice(&[(a << 2) | (b >> 4), (b << 4) | (c >> 2)]);
+            let [x, y] = out.get_mut(at..at + 2)? else {
+                return None;
+            };
+            (*x, *y) = ((a << 2) | (b >> 4), (b << 4) | (c >> 2));
             at += 2;
         }
         // One character carries 6 bits: no byte.

@@ -70,7 +70,26 @@ pub struct Verified {
 
 /// Checks that a user id fits an envelope: 1-128 bytes, no control characters.
 pub fn valid_user_id(user_id: &str) -> bool {
-    (1..=MAX_USER_ID_LEN).contains(&user_id.len()) && !user_id.chars().any(char::is_control)
+    (1..=MAX_USER_ID_LEN).contains(&user_id.len()) && !has_control(user_id.as_bytes())
+}
+
+/// Whether UTF-8 text holds a control character (`char::is_control`: U+0000 to U+001F and
+/// U+007F to U+009F), read from its bytes: C0 controls and DEL are single bytes, C1 controls are
+/// 0xC2 followed by 0x80 to 0x9F. Byte by byte because the fast path checks every envelope's
+/// user id here.
+fn has_control(utf8: &[u8]) -> bool {
+    let mut rest = utf8;
+    while let Some((&byte, tail)) = rest.split_first() {
+        let c1 = byte == 0xC2
+            && tail
+                .first()
+                .is_some_and(|next| (0x80..=0x9F).contains(next));
+        if byte < 0x20 || byte == 0x7F || c1 {
+            return true;
+        }
+        rest = tail;
+    }
+    false
 }
 
 /// Signs `claims` with the ring's current key for the cookie `cookie_name`.
@@ -118,6 +137,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'a [u8], RejectReason> {
         if n > self.rest.len() {
             return Err(RejectReason::Malformed);
@@ -127,16 +147,22 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
+    #[inline(always)]
     fn u8(&mut self) -> Result<u8, RejectReason> {
         Ok(self.array::<1>()?[0])
     }
 
+    #[inline(always)]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], RejectReason> {
-        self.take(N)?
-            .try_into()
-            .map_err(|_| RejectReason::Malformed)
+        let (head, tail) = self
+            .rest
+            .split_first_chunk::<N>()
+            .ok_or(RejectReason::Malformed)?;
+        self.rest = tail;
+        Ok(*head)
     }
 
+    #[inline(always)]
     fn u64(&mut self) -> Result<u64, RejectReason> {
         Ok(u64::from_be_bytes(self.array()?))
     }
@@ -289,4 +315,27 @@ pub fn open_view<'b>(
         data,
         tag,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_read_from_bytes_as_char_is_control_says() {
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            for text in [
+                c.to_string(),
+                format!("a{c}"),
+                format!("{c}\u{e9}"),
+                format!("\u{c2}{c}"),
+            ] {
+                assert_eq!(
+                    has_control(text.as_bytes()),
+                    text.chars().any(char::is_control),
+                    "{text:?}"
+                );
+            }
+        }
+    }
 }

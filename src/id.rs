@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use sha2::{Digest, Sha256};
+use crate::sha256;
 
 use crate::{b64, ConfigError};
 
@@ -49,12 +49,12 @@ impl SessionId {
 
     /// The handle naming this session in storage, listings and logs.
     pub fn handle(&self) -> SessionHandle {
-        SessionHandle(b64::encode(&Sha256::digest(self.0)))
+        SessionHandle(b64::encode(&sha256::digest(&self.0)))
     }
 
     /// [`handle`](Self::handle)'s text written into `out`, without allocating.
     pub fn handle_into(id: &[u8; SESSION_ID_LEN], out: &mut [u8; HANDLE_LEN]) {
-        b64::encode_into(&Sha256::digest(id), out);
+        b64::encode_into(&sha256::digest(id), out);
     }
 }
 
@@ -195,7 +195,7 @@ pub const GLOBAL_CUTOFF_KEY: &str = "r:issued_before";
 /// base64url(SHA-256(user id)): user ids (often e-mail addresses) never sit in key names, and
 /// one user's prefix is never a prefix of another's (`alice` vs `alice:x`).
 fn user_hash(user_id: &str) -> String {
-    b64::encode(&Sha256::digest(user_id.as_bytes()))
+    b64::encode(&sha256::digest(user_id.as_bytes()))
 }
 
 /// The store prefix under which a user's sessions are indexed: `u:<base64url(SHA-256(user))>:`.

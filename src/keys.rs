@@ -2,15 +2,13 @@
 
 use core::fmt;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
+use crate::sha256::{HmacKey, DIGEST_LEN};
 use crate::{b64, ConfigError};
 
-type HmacSha256 = Hmac<Sha256>;
-
 /// Length of an HMAC-SHA256 tag.
-pub const TAG_LEN: usize = 32;
+pub const TAG_LEN: usize = DIGEST_LEN;
 
 /// Shortest secret accepted, in bytes (ASVS: 256 bits of key material for HMAC-SHA256).
 pub const MIN_SECRET_LEN: usize = 32;
@@ -28,37 +26,27 @@ pub const MAX_KEY_ID_LEN: usize = 16;
 /// ```
 #[derive(Clone)]
 pub struct Signer {
-    mac: HmacSha256,
+    key: HmacKey,
 }
 
 impl Signer {
     /// Precomputes the HMAC state for `key` (any length; longer than a block is hashed first).
     pub fn new(key: &[u8]) -> Self {
-        // HMAC takes keys of any length, so this cannot fail; the `Err` arm is never taken.
-        let mac = match <HmacSha256 as Mac>::new_from_slice(key) {
-            Ok(mac) => mac,
-            Err(_) => <HmacSha256 as Mac>::new(&Default::default()),
-        };
-        Self { mac }
+        Self {
+            key: HmacKey::new(key),
+        }
     }
 
     /// The tag over the concatenation of `parts`.
     pub fn sign(&self, parts: &[&[u8]]) -> [u8; TAG_LEN] {
-        let mut mac = self.mac.clone();
-        for part in parts {
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
+        self.key.tag(parts)
     }
 
     /// Checks `tag` against the concatenation of `parts` in constant time. A tag of the wrong
     /// length is refused.
+    #[inline(always)]
     pub fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
-        let mut mac = self.mac.clone();
-        for part in parts {
-            mac.update(part);
-        }
-        mac.verify_slice(tag).is_ok()
+        tag.len() == TAG_LEN && bool::from(self.key.tag(parts).ct_eq(tag))
     }
 
     /// A subkey for one purpose: HMAC-SHA256(key, "edge-session/v1/" || purpose).

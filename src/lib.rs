@@ -67,6 +67,7 @@ mod options;
 mod policy;
 mod record;
 mod revocation;
+mod sha256;
 #[cfg(feature = "wasm")]
 mod wasm;
 #[cfg(feature = "wasm-inspect")]

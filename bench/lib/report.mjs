@@ -210,7 +210,7 @@ function environment(r) {
     `| edge-session | commit ${e.commit}${e.localChanges ? ' plus uncommitted changes in src/, pkg-template/ or Cargo.*' : ''}, pkg/ built by \`make build\` |`,
     `| Node | ${e.node} |`,
     `| workerd | ${e.workerd} (Miniflare ${e.miniflare}), wrangler ${e.wrangler} |`,
-    `| Rust | ${e.rustc}, ${e.wasmBindgen}, hmac ${e.crates.hmac}, sha2 ${e.crates.sha2}${e.cratesMatch ? '' : ` (**bench/Cargo.lock differs: hmac ${e.benchCrates.hmac}, sha2 ${e.benchCrates.sha2}**)`} |`,
+    `| Rust | ${e.rustc}, ${e.wasmBindgen}; package: sha2 ${e.crates.sha2} (its block function; HMAC in src/sha256.rs), \`opt-level = ${e.optLevel}\` (sha2 at 3); floor: hmac ${e.benchCrates.hmac}, sha2 ${e.benchCrates.sha2}, \`opt-level = 3\`${e.cratesMatch ? '' : ' (**sha2 differs from the package\'s: bench/Cargo.lock**)'} |`,
     `| compared | hono ${e.hono}, jose ${e.jose}; load from autocannon ${e.autocannon} |`,
     `| run | ${r.seconds.toFixed(0)} s for the whole \`make bench\` harness${r.tiny ? ' (tiny mode: figures meaningless)' : ''} |`,
   ].join('\n');
