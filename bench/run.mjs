@@ -157,7 +157,11 @@ function sizes() {
       brotli: zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
     };
   };
-  return { pkg: of(join(ROOT, 'pkg', 'edge_session_bg.wasm')), floor: of(join(OUT, 'hmac_floor.wasm')) };
+  return {
+    pkg: of(join(ROOT, 'pkg', 'edge_session_bg.wasm')),
+    inspect: of(join(ROOT, 'pkg', 'edge_session_inspect_bg.wasm')),
+    floor: of(join(OUT, 'hmac_floor.wasm')),
+  };
 }
 
 async function main() {

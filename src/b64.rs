@@ -30,52 +30,65 @@ fn sextet(index: u32) -> u8 {
         .unwrap_or(b'A')
 }
 
-/// Emits the base64url characters of `input`, without padding, one at a time.
-fn encode_each(input: &[u8], mut emit: impl FnMut(u8)) {
-    let mut chunks = input.chunks_exact(3);
-    for chunk in &mut chunks {
-        if let [a, b, c] = *chunk {
-            let n = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
-            for i in [n >> 18, n >> 12, n >> 6, n] {
-                emit(sextet(i));
-            }
+/// How many characters `len` bytes encode to (no padding).
+pub const fn encoded_len(len: usize) -> usize {
+    (len / 3) * 4
+        + match len % 3 {
+            0 => 0,
+            r => r + 1,
         }
-    }
-    match *chunks.remainder() {
-        [a] => {
-            let n = u32::from(a) << 16;
-            for i in [n >> 18, n >> 12] {
-                emit(sextet(i));
-            }
-        }
-        [a, b] => {
-            let n = (u32::from(a) << 16) | (u32::from(b) << 8);
-            for i in [n >> 18, n >> 12, n >> 6] {
-                emit(sextet(i));
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Encodes bytes as base64url without padding.
 pub fn encode(input: &[u8]) -> String {
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    encode_each(input, |c| out.push(char::from(c)));
-    out
+    let mut out = vec![0; encoded_len(input.len())];
+    let len = encode_into(input, &mut out);
+    out.truncate(len);
+    // Every byte written is from the (ASCII) alphabet.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Encodes like [`encode`] into `out`, returning how many bytes were written (characters past
 /// `out`'s end are dropped). No allocation.
+///
+/// Plain loops over `split_first_chunk` and four-byte stores rather than a closure per
+/// character: every refresh encodes an envelope and several hashes here, and this shape stays
+/// fast when compiled for size.
 pub fn encode_into(input: &[u8], out: &mut [u8]) -> usize {
+    let mut rest = input;
     let mut at = 0;
-    encode_each(input, |c| {
-        if let Some(slot) = out.get_mut(at) {
-            *slot = c;
-            at += 1;
+    while let Some((&[a, b, c], tail)) = rest.split_first_chunk::<3>() {
+        let n = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
+        let quad = [sextet(n >> 18), sextet(n >> 12), sextet(n >> 6), sextet(n)];
+        match out.get_mut(at..).and_then(<[u8]>::first_chunk_mut::<4>) {
+            Some(slot) => *slot = quad,
+            None => return at + put_partial(out, at, &quad),
         }
-    });
-    at
+        at += 4;
+        rest = tail;
+    }
+    let (quad, len) = match *rest {
+        [a] => {
+            let n = u32::from(a) << 16;
+            ([sextet(n >> 18), sextet(n >> 12), 0, 0], 2)
+        }
+        [a, b] => {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+            ([sextet(n >> 18), sextet(n >> 12), sextet(n >> 6), 0], 3)
+        }
+        _ => return at,
+    };
+    at + put_partial(out, at, quad.get(..len).unwrap_or_default())
+}
+
+/// Writes as much of `chars` into `out` from `at` as fits; returns how many it wrote.
+fn put_partial(out: &mut [u8], at: usize, chars: &[u8]) -> usize {
+    let free = out.get_mut(at..).unwrap_or_default();
+    let n = free.len().min(chars.len());
+    for (slot, c) in free.iter_mut().zip(chars) {
+        *slot = *c;
+    }
+    n
 }
 
 /// Decodes canonical unpadded base64url; `None` for anything else (padding, other alphabets,
@@ -149,6 +162,31 @@ mod tests {
     use super::*;
 
     // RFC 4648 vectors: tests/vectors.rs.
+
+    #[test]
+    fn encodes_every_length_and_any_short_buffer_gets_a_prefix() {
+        let data: Vec<u8> = (0..=255u8).rev().collect();
+        for len in 0..data.len() {
+            let text = encode(&data[..len]);
+            assert_eq!(text.len(), encoded_len(len));
+            assert_eq!(decode(&text).as_deref(), Some(&data[..len]));
+            for room in [
+                0,
+                1,
+                2,
+                3,
+                4,
+                5,
+                text.len().saturating_sub(1),
+                text.len() + 3,
+            ] {
+                let mut out = vec![0; room];
+                let written = encode_into(&data[..len], &mut out);
+                assert_eq!(written, room.min(text.len()));
+                assert_eq!(&out[..written], &text.as_bytes()[..written]);
+            }
+        }
+    }
 
     #[test]
     fn rejects_non_canonical_spellings() {

@@ -471,21 +471,34 @@ pub fn push_u64(out: &mut String, n: u64) {
 }
 
 /// Appends `n` in decimal.
-pub fn push_u128(out: &mut String, mut n: u128) {
+pub fn push_u128(out: &mut String, n: u128) {
     let mut digits = [0u8; 39];
     let mut at = digits.len();
+    // u64 arithmetic when it fits: a u128 division is a library call in wasm.
+    let (mut high, mut low) = match u64::try_from(n) {
+        Ok(small) => (0, small),
+        Err(_) => (
+            n / 10_000_000_000_000_000_000,
+            (n % 10_000_000_000_000_000_000) as u64,
+        ),
+    };
     loop {
         at -= 1;
         if let Some(d) = digits.get_mut(at) {
-            *d = b'0' + (n % 10) as u8;
+            *d = b'0' + (low % 10) as u8;
         }
-        n /= 10;
-        if n == 0 || at == 0 {
+        low /= 10;
+        if low == 0 && high == 0 || at == 0 {
             break;
         }
+        if low == 0 && (digits.len() - at) % 19 == 0 {
+            // 19 digits are done: carry on with the next ones up (zero-padded above).
+            low = (high % 10_000_000_000_000_000_000) as u64;
+            high /= 10_000_000_000_000_000_000;
+        }
     }
-    for &d in digits.get(at..).unwrap_or_default() {
-        out.push(char::from(d));
+    if let Ok(text) = core::str::from_utf8(digits.get(at..).unwrap_or_default()) {
+        out.push_str(text);
     }
 }
 
@@ -523,7 +536,10 @@ pub fn push_seconds(out: &mut String, ms: u64) {
 pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
         let escape = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -535,7 +551,7 @@ pub fn push_str(out: &mut String, s: &str) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(s.get(start..i).unwrap_or_default());
+        out.push_str(s.get(start..i - 1).unwrap_or_default());
         if escape.is_empty() {
             out.push_str("\\u00");
             out.push(hex(b >> 4));
@@ -543,7 +559,7 @@ pub fn push_str(out: &mut String, s: &str) {
         } else {
             out.push_str(escape);
         }
-        start = i + 1;
+        start = i;
     }
     out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
@@ -662,6 +678,21 @@ pub fn as_js(text: &str) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_integers_at_every_boundary() {
+        let tens = (0..=38).map(|e| 10u128.pow(e));
+        let values = tens.flat_map(|t| [t - 1, t, t + 1]).chain([
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) + 1,
+            u128::MAX,
+        ]);
+        for n in values {
+            let mut out = String::new();
+            push_u128(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+    }
 
     #[test]
     fn reads_what_the_rfc_allows() {

@@ -191,9 +191,9 @@ function method(r) {
     '- hand-written WebCrypto: verifies the very same envelope bytes (HMAC-SHA256 under the envelope subkey, imported once as a CryptoKey), then reads the user id, deadlines and data (JSON.parse\'d, as the package does) and checks the deadlines.',
     '- hono: an equivalent cookie (the same claims as base64url JSON, signed by `serializeSigned`); `parseSigned` imports the secret on every call (its API takes the secret, not a key), then the value is decoded and its expiry checked.',
     '- jose: an HS256 JWT of the same claims; `jwtVerify` with a CryptoKey imported once, `algorithms: [\'HS256\']`.',
-    '- bare wasm HMAC floor (`bench/floor`, hmac + sha2 at the root Cargo.lock\'s versions, no wasm-bindgen, built with the root\'s release profile and the same `wasm-opt -Oz` pass as the package): the envelope text encoded into wasm memory, base64url-decoded, HMAC-SHA256 of all but the tag from a keyed state cloned per call, `verify_slice`. No cookie parsing, no claims, no allocation.',
+    '- bare wasm HMAC floor (`bench/floor`, hmac + sha2, sha2 at the root Cargo.lock\'s version, no wasm-bindgen, built with the root\'s release profile at `opt-level = 3` and the same `wasm-opt -Oz` pass as the package): the envelope text encoded into wasm memory, base64url-decoded, HMAC-SHA256 of all but the tag from a keyed state cloned per call, `verify_slice`. No cookie parsing, no claims, no allocation.',
     '- native (`bench/native`): `Engine::validate` on the same kind of cookie and the floor\'s `Floor::verify`, timed with `std::time::Instant`.',
-    `- Both Rust parts are built with the root Cargo.toml\'s release profile, passed to cargo as \`--config\`: ${r.env.profile.map((p) => `\`${p.replace('profile.release.', '')}\``).join(', ')}.`,
+    `- Both Rust parts are built for speed: the root Cargo.toml\'s release profile with \`opt-level = 3\` (the package\'s module is built at \`${r.env.optLevel ?? '?'}\`), passed to cargo as \`--config\`: ${r.env.profile.map((p) => `\`${p.replace('profile.release.', '')}\``).join(', ')}.`,
   ].join('\n');
 }
 
@@ -260,7 +260,8 @@ export function report(r) {
     '| module | raw | gzip -9 | brotli -q 11 |',
     '|---|---:|---:|---:|',
     ...[
-      ['pkg/edge_session_bg.wasm', r.sizes.pkg],
+      ['pkg/edge_session_bg.wasm (every runtime loads it)', r.sizes.pkg],
+      ...(r.sizes.inspect ? [['pkg/edge_session_inspect_bg.wasm (`edge-session inspect` only)', r.sizes.inspect]] : []),
       ['bench floor (hmac + sha2, nothing else)', r.sizes.floor],
     ].map(([name, z]) => `| ${name} | ${bytes(z.raw)} | ${bytes(z.gzip)} | ${bytes(z.brotli)} |`),
     '',
