@@ -152,10 +152,11 @@ test-fuzz:
 	fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 # JS suites: the type declarations under tsc --strict, then pkg/ under workerd (miniflare), Node
-# and, for the packed tarball's browser bundle (tests/install.test.mjs), Chromium.
+# and, for the packed tarball's browser bundle (tests/install.test.mjs), Chromium. `node --test`
+# through tests/js/run-node-tests.mjs, which runs a file again only if Node 20's V8 aborted it.
 test-js: build setup-chromium
 	tsc -p tests/types
-	node --test tests/*.test.mjs
+	node tests/js/run-node-tests.mjs tests/*.test.mjs
 
 # The benchmark harness once, tiny (BENCH_TINY=1: short loops, two reps): every part runs and
 # every cookie is checked, no timing is judged; the report goes to target/bench/BENCHMARKS.tiny.md.
