@@ -586,6 +586,25 @@ impl World {
         Some(out)
     }
 
+    /// What rotate and revokeOthers start from: `cookie` authenticated at isolate `i`, its
+    /// sealed claims and its five reads; `None` when it does not authenticate or a read fails.
+    fn authenticated(
+        &self,
+        i: usize,
+        cookie: &Cookie,
+        answers: &[Answer; 5],
+    ) -> Option<(u64, Pending, Sealed, [Option<String>; 5])> {
+        let now = self.clock(i);
+        let header = self.header(cookie);
+        let pending = self.isolates[i]
+            .engine
+            .authenticate(header.as_deref(), now)
+            .ok()?;
+        let sealed = self.sealed_for(header.as_deref());
+        let values = self.reads(&pending, now, answers)?;
+        Some((now, pending, sealed, values))
+    }
+
     fn step(&mut self, op: Op) {
         match op {
             Op::Advance(ms) => self.now = self.now.saturating_add(u64::from(ms)),
@@ -670,14 +689,8 @@ impl World {
                 retire,
             } => {
                 let i = usize::from(isolate);
-                let now = self.clock(i);
-                let header = self.header(&cookie);
-                let Ok(pending) = self.isolates[i].engine.authenticate(header.as_deref(), now)
+                let Some((now, pending, s, values)) = self.authenticated(i, &cookie, &answers)
                 else {
-                    return;
-                };
-                let s = self.sealed_for(header.as_deref());
-                let Some(values) = self.reads(&pending, now, &answers) else {
                     return;
                 };
                 let fetched = Fetched::from_reads(values.each_ref().map(|v| v.as_deref()));
@@ -830,14 +843,8 @@ impl World {
                 fate,
             } => {
                 let i = usize::from(isolate);
-                let now = self.clock(i);
-                let header = self.header(&cookie);
-                let Ok(pending) = self.isolates[i].engine.authenticate(header.as_deref(), now)
+                let Some((now, pending, s, values)) = self.authenticated(i, &cookie, &answers)
                 else {
-                    return;
-                };
-                let s = self.sealed_for(header.as_deref());
-                let Some(values) = self.reads(&pending, now, &answers) else {
                     return;
                 };
                 let fetched = Fetched::from_reads(values.each_ref().map(|v| v.as_deref()));
