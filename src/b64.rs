@@ -4,6 +4,8 @@
 //! spelling per byte string: no padding, no whitespace, no non-zero trailing bits. A decoder that
 //! tolerated any of those would let one envelope be sent under many cookie values.
 
+use alloc::{string::String, vec, vec::Vec};
+
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Marks a byte that is not in the alphabet.

@@ -1,6 +1,7 @@
 //! Finding the session cookie in a `Cookie` header, and building `Set-Cookie` values.
 
 use crate::{ConfigError, RejectReason};
+use alloc::{borrow::ToOwned, string::String};
 
 /// Largest `Cookie` header read, in bytes. Browsers send at most a few KiB per site; anything
 /// larger is refused without being scanned.

@@ -12,6 +12,7 @@ use crate::record::{
     Source, Tombstone, Touch, Value, STORE_VERSION, USER_CUTOFF_TTL_SECS,
 };
 use crate::{ConfigError, CookieConfig, KeyRing, Policy, RejectReason, Revocations};
+use alloc::{borrow::ToOwned, string::String, vec, vec::Vec};
 
 /// How long KV may take to show a change everywhere (Cloudflare documents "60 seconds or more").
 pub const KV_PROPAGATION_MS: u64 = 60_000;

@@ -16,6 +16,7 @@ use crate::id::{Lineage, SessionId, LINEAGE_LEN, SESSION_ID_LEN};
 use crate::keys::{KeyRing, MAX_KEY_ID_LEN, TAG_LEN};
 use crate::record::{valid_data, MAX_DATA_LEN};
 use crate::{b64, RejectReason};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// The envelope format version this build writes and reads.
 pub const VERSION: u8 = 2;

@@ -1,5 +1,6 @@
 //! Why a session was refused, and why a configuration was.
 
+use alloc::{borrow::ToOwned, string::String};
 use core::fmt;
 
 /// Why a request was not given a session.
@@ -211,7 +212,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}
 
 impl ConfigError {
     /// A stable snake_case code for the JS layer.

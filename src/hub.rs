@@ -10,6 +10,7 @@ use crate::id::Lineage;
 use crate::json::{self, Json, Object, ObjectWriter};
 use crate::record::Source;
 use crate::{RejectReason, Revocations, SessionHandle};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// How many missed poll intervals make the hub "out of reach" (the isolate then reads the record
 /// on every request until a pull succeeds again).

@@ -1,10 +1,25 @@
 //! Session IDs and the handles that name them in storage.
 
+use alloc::{borrow::ToOwned, string::String};
 use core::fmt;
 
 use crate::sha256;
 
 use crate::{b64, ConfigError};
+
+/// Fills `bytes` from the platform CSPRNG: the OS natively (`getrandom`), and in wasm the
+/// host's `crypto.getRandomValues` (workerd, Node 20, Deno, Bun and browsers all have it).
+fn fill_random(bytes: &mut [u8]) -> Result<(), ConfigError> {
+    #[cfg(not(target_arch = "wasm32"))]
+    let filled = getrandom::getrandom(bytes).is_ok();
+    #[cfg(target_arch = "wasm32")]
+    let filled = crate::js::fill_random(bytes);
+    if filled {
+        Ok(())
+    } else {
+        Err(ConfigError::Random)
+    }
+}
 
 /// Length of a session ID in bytes (256 bits).
 pub const SESSION_ID_LEN: usize = 32;
@@ -28,7 +43,7 @@ impl SessionId {
     /// ```
     pub fn generate() -> Result<Self, ConfigError> {
         let mut bytes = [0u8; SESSION_ID_LEN];
-        getrandom::getrandom(&mut bytes).map_err(|_| ConfigError::Random)?;
+        fill_random(&mut bytes)?;
         Ok(Self(bytes))
     }
 
@@ -125,14 +140,14 @@ pub const LINEAGE_LEN: usize = 16;
 /// A login's lineage: 16 random bytes drawn at login and kept by every rotation, so a logout
 /// can end the login itself, including a rotation some stale location made from it
 /// (`l:<lineage>` tombstone, read at every refresh). Not a secret: it is only a name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Lineage([u8; LINEAGE_LEN]);
 
 impl Lineage {
     /// Draws a fresh lineage from the platform CSPRNG.
     pub fn generate() -> Result<Self, ConfigError> {
         let mut bytes = [0u8; LINEAGE_LEN];
-        getrandom::getrandom(&mut bytes).map_err(|_| ConfigError::Random)?;
+        fill_random(&mut bytes)?;
         Ok(Self(bytes))
     }
 

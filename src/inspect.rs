@@ -42,6 +42,7 @@ use crate::keys::{MAX_KEY_ID_LEN, TAG_LEN};
 use crate::record::{valid_data, MAX_DATA_LEN};
 use crate::{b64, find_cookie, ConfigError, CookieConfig, KeyRing, RejectReason, SameSite};
 use crate::{Lineage, SessionId};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// What an envelope asserts, read without verifying it. Times are unix milliseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,7 +11,8 @@
 //! The writer produces the same bytes as `serde_json::to_string` and `JSON.stringify` for the
 //! shapes the library writes (strings, integers, booleans, null, objects in field order).
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::{string::String, vec::Vec};
 
 /// Longest JSON text read, in bytes (stored values are under 2 KiB, hub pages under 200 KiB).
 pub const MAX_LEN: usize = 1 << 20;

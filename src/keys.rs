@@ -1,5 +1,6 @@
 //! Signing keys: HMAC-SHA256 state computed once per key, and a ring of current and old keys.
 
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use core::fmt;
 
 use subtle::ConstantTimeEq;
@@ -205,12 +206,12 @@ impl KeyRing {
         &self,
         key: &'a Key,
         cookie_name: &str,
-    ) -> std::borrow::Cow<'a, Signer> {
+    ) -> alloc::borrow::Cow<'a, Signer> {
         match &key.envelope {
             Some(signer) if self.bound.as_deref() == Some(cookie_name) => {
-                std::borrow::Cow::Borrowed(signer)
+                alloc::borrow::Cow::Borrowed(signer)
             }
-            _ => std::borrow::Cow::Owned(key.derive_envelope(cookie_name)),
+            _ => alloc::borrow::Cow::Owned(key.derive_envelope(cookie_name)),
         }
     }
 
@@ -302,11 +303,11 @@ mod tests {
         assert_ne!(tag(&bound, "__Host-session"), tag(&bound, "__Host-other"));
         assert!(matches!(
             bound.envelope_signer(bound.current(), "__Host-session"),
-            std::borrow::Cow::Borrowed(_)
+            alloc::borrow::Cow::Borrowed(_)
         ));
         assert!(matches!(
             ring.envelope_signer(key, "__Host-session"),
-            std::borrow::Cow::Owned(_)
+            alloc::borrow::Cow::Owned(_)
         ));
     }
 

@@ -39,6 +39,7 @@
 //! # Ok::<(), edge_session::ConfigError>(())
 //! ```
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -51,6 +52,8 @@
     )
 )]
 
+extern crate alloc;
+
 mod b64;
 mod cookie;
 mod engine;
@@ -61,6 +64,12 @@ mod id;
 pub mod inspect;
 #[cfg(any(feature = "wasm", feature = "wasm-inspect"))]
 mod js;
+// In wasm the CSPRNG, the allocator and the panic handler come from the JS bindings (src/js.rs).
+#[cfg(all(
+    target_arch = "wasm32",
+    not(any(feature = "wasm", feature = "wasm-inspect"))
+))]
+compile_error!("build edge-session for wasm32 with feature `wasm` (the npm package's module)");
 mod json;
 mod keys;
 mod options;

@@ -4,6 +4,7 @@
 
 use crate::json::{self, Json, Object, ObjectWriter};
 use crate::{ConfigError, CookieConfig, Engine, KeyRing, Policy, SameSite};
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
 /// The default cookie base name; `__Host-` is prepended unless `hostPrefix` is false.
 pub const DEFAULT_COOKIE_NAME: &str = "session";
@@ -253,10 +254,22 @@ pub struct Timeouts {
     pub absolute_timeout: f64,
 }
 
+/// Seconds (positive, at most 1e10) as whole milliseconds, rounded half up. `f64::round` is
+/// `std`'s, and the module builds without it; below 2^53 the fraction is exact.
+fn round_ms(seconds: f64) -> u64 {
+    let ms = seconds * 1000.0;
+    let whole = ms as u64;
+    if ms - whole as f64 >= 0.5 {
+        whole + 1
+    } else {
+        whole
+    }
+}
+
 fn millis(value: Option<f64>, name: &'static str, default: u64) -> Result<u64, ConfigError> {
     match value {
         None => Ok(default),
-        Some(s) if s.is_finite() && s > 0.0 && s <= 1e10 => Ok((s * 1000.0).round() as u64),
+        Some(s) if s.is_finite() && s > 0.0 && s <= 1e10 => Ok(round_ms(s)),
         Some(_) => Err(ConfigError::InvalidTimeouts(name)),
     }
 }
@@ -415,7 +428,7 @@ impl Options {
                             "hubPollInterval must be between 0.1 and 300 seconds",
                         ));
                     }
-                    let ms = (s * 1000.0).round() as u64;
+                    let ms = round_ms(s);
                     engine.follow_hub(ms);
                     Some(ms)
                 }

@@ -21,6 +21,7 @@
 use crate::id::Lineage;
 use crate::json::{self, Json, Object, ObjectWriter};
 use crate::RejectReason;
+use alloc::{borrow::ToOwned, string::String};
 
 /// The store format version this build writes and reads.
 pub const STORE_VERSION: u32 = 2;

@@ -1,6 +1,7 @@
 //! The revocations an isolate holds in memory, so the fast path refuses them with no store read.
 
-use std::collections::HashMap;
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use core::borrow::Borrow;
 
 use crate::id::Lineage;
 use crate::{RejectReason, SessionHandle};
@@ -18,9 +19,9 @@ pub const MAX_REVOKED_USERS: usize = 10_000;
 /// isolate goes strict (every request reads its record) until that entry would have expired.
 #[derive(Clone, Debug, Default)]
 pub struct Revocations {
-    sessions: HashMap<SessionHandle, (RejectReason, u64)>,
-    lineages: HashMap<Lineage, (RejectReason, u64)>,
-    users: HashMap<String, UserCutoff>,
+    sessions: Table<SessionHandle, (RejectReason, u64)>,
+    lineages: Table<Lineage, (RejectReason, u64)>,
+    users: Table<String, UserCutoff>,
     issued_before: u64,
     strict_until: u64,
 }
@@ -57,58 +58,107 @@ impl UserCutoff {
     }
 }
 
-/// Drops the entry of `map` that expires first, returning when it would have expired.
-fn evict_earliest<K: Clone + Eq + core::hash::Hash, V>(
-    map: &mut HashMap<K, V>,
-    until: impl Fn(&V) -> u64,
-) -> u64 {
-    let oldest = map
-        .iter()
-        .min_by_key(|(_, v)| until(v))
-        .map(|(k, v)| (k.clone(), until(v)));
-    match oldest {
-        Some((key, at)) => {
-            map.remove(&key);
-            at
+/// A map kept as a vector sorted by key: lookups by binary search, and far less code in the
+/// wasm module than a hash table and its hasher (the module builds without `std`). Inserting
+/// shifts the entries after the new one; at the cap (10,000) that is a copy of under half a
+/// megabyte, and only revocations insert. Keys are hashes, lineages and user ids: none can be
+/// chosen to slow a lookup down.
+#[derive(Clone, Debug)]
+struct Table<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for Table<K, V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<K: Ord, V> Table<K, V> {
+    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
+    }
+
+    fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key)
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .map(|(_, v)| v)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Applies `change` to `key`'s entry, made from `new` first when there is none.
+    fn upsert(&mut self, key: K, new: V, change: impl FnOnce(&mut V)) {
+        match self.find(&key) {
+            Ok(i) => {
+                if let Some((_, v)) = self.0.get_mut(i) {
+                    change(v);
+                }
+            }
+            Err(i) => {
+                let mut v = new;
+                change(&mut v);
+                self.0.insert(i, (key, v));
+            }
         }
-        None => 0,
     }
 }
 
 /// Makes room for `key` in `map` (kept to `cap` entries; `until` reads an entry's expiry):
-/// expired entries go first; if none has expired, the earliest is dropped and `strict_until`
-/// raised to its expiry. Returns true in that last case.
-fn make_room<K: Clone + Eq + core::hash::Hash, V>(
-    map: &mut HashMap<K, V>,
+/// expired entries go first; if none has expired, the one that expires first is dropped and
+/// `strict_until` raised to its expiry. Returns true in that last case.
+fn make_room<K: Ord, V>(
+    map: &mut Table<K, V>,
     cap: usize,
     strict_until: &mut u64,
     key: &K,
     until: impl Fn(&V) -> u64,
     now: u64,
 ) -> bool {
-    if map.len() < cap || map.contains_key(key) {
+    if map.len() < cap || map.find(key).is_ok() {
         return false;
     }
-    map.retain(|_, v| until(v) > now);
+    map.0.retain(|(_, v)| until(v) > now);
     if map.len() < cap {
         return false;
     }
-    let dropped = evict_earliest(map, &until);
+    let earliest = map
+        .0
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, (_, v))| until(v))
+        .map(|(i, (_, v))| (i, until(v)));
+    let Some((at, dropped)) = earliest else {
+        return false;
+    };
+    map.0.remove(at);
     *strict_until = (*strict_until).max(dropped);
     true
 }
 
 /// Inserts (or extends) an entry refused with `reason` until `until`; see [`make_room`].
-fn insert_bounded<K: Clone + Eq + core::hash::Hash>(
-    map: &mut HashMap<K, (RejectReason, u64)>,
+fn insert_bounded<K: Ord>(
+    map: &mut Table<K, (RejectReason, u64)>,
     strict_until: &mut u64,
     key: K,
     (reason, until): (RejectReason, u64),
     now: u64,
 ) -> bool {
     let overflowed = make_room(map, MAX_REVOKED_SESSIONS, strict_until, &key, |e| e.1, now);
-    let entry = map.entry(key).or_insert((reason, 0));
-    *entry = (reason, entry.1.max(until));
+    map.upsert(key, (reason, 0), |entry| {
+        *entry = (reason, entry.1.max(until));
+    });
     overflowed
 }
 
@@ -175,15 +225,15 @@ impl Revocations {
             |e| e.until,
             now,
         );
-        self.users
-            .entry(user)
-            .or_insert(UserCutoff {
-                plain: 0,
-                others: 0,
-                keep: None,
-                until: 0,
-            })
-            .merge(before, forget_after, keep);
+        let none = UserCutoff {
+            plain: 0,
+            others: 0,
+            keep: None,
+            until: 0,
+        };
+        self.users.upsert(user, none, |cutoff| {
+            cutoff.merge(before, forget_after, keep)
+        });
         overflowed
     }
 

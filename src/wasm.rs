@@ -10,6 +10,7 @@
 //! fifths of the module (ARCHITECTURE.md, "The wasm boundary"). Every decision stays in the
 //! core: this file converts and delegates.
 
+use alloc::{borrow::ToOwned, boxed::Box, string::String, vec::Vec};
 use wasm_bindgen::prelude::*;
 
 use crate::envelope::DecodeBuffer;
@@ -787,7 +788,11 @@ impl JsEngine {
     /// the clock skew.
     #[wasm_bindgen(js_name = checkTime)]
     pub fn check_time(&self, before: f64, now: f64) -> Result<(), JsValue> {
-        if !before.is_finite() || before < 0.0 || before.fract() != 0.0 {
+        // Whole and non-negative (`f64::fract` is `std`'s): every float from 2^53 up is whole, and
+        // below 2^64 the conversion to u64 and back is exact for whole ones only.
+        let whole = before >= 0.0
+            && (before >= 18_446_744_073_709_551_616.0 || (before as u64) as f64 == before);
+        if !before.is_finite() || !whole {
             return Err(config_error(&ConfigError::InvalidTime(
                 "issuedBefore must be a whole number of unix milliseconds",
             )));

@@ -3,6 +3,8 @@
 //! Worker, Node or a browser instantiates for sessions (feature `wasm`) leaves it out: a report's
 //! field-by-field diagnosis was a fifth of that module's size, and no request path needs it.
 
+use alloc::{borrow::ToOwned, string::String};
+
 use wasm_bindgen::prelude::*;
 
 use crate::js::{config_error, json_parse};
