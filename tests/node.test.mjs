@@ -47,3 +47,33 @@ async function assertRejects(fn) {
   }
   throw new Error('expected a rejection');
 }
+
+// The module draws session IDs and lineages from the host's `crypto.getRandomValues`, imported
+// directly (it builds without std, so without getrandom's JS glue). If the host's CSPRNG throws,
+// a login fails closed: a `random_failed` SessionConfigError, nothing written, no cookie; and
+// logins work again once it answers.
+test('node: a login fails closed when crypto.getRandomValues throws', async () => {
+  const store = new MemoryStore();
+  const manager = new SessionManager({ store, keys: 'k1:sRLUy3HHmFHB9pR7bauAKvrK9KlIEpodHOXnVPhi4eg' });
+  const real = globalThis.crypto.getRandomValues;
+  let calls = 0;
+  globalThis.crypto.getRandomValues = () => {
+    calls += 1;
+    throw new Error('no entropy');
+  };
+  let error;
+  try {
+    await manager.create(null, 'rng-user');
+  } catch (e) {
+    error = e;
+  } finally {
+    globalThis.crypto.getRandomValues = real;
+  }
+  if (calls === 0) throw new Error('the login never asked the host for randomness');
+  if (!(error instanceof SessionConfigError) || error.reason !== 'random_failed') {
+    throw new Error(`expected a random_failed SessionConfigError, got ${error}`);
+  }
+  if ((await store.list({ prefix: '' })).keys.length !== 0) throw new Error('a failed login wrote to the store');
+  const created = await manager.create(null, 'rng-user');
+  if (!created.setCookie || (await store.list({ prefix: '' })).keys.length === 0) throw new Error('login after recovery');
+});
