@@ -60,8 +60,8 @@ impl UserCutoff {
 
 /// A map kept as a vector sorted by key: lookups by binary search, and far less code in the
 /// wasm module than a hash table and its hasher (the module builds without `std`). Inserting
-/// shifts the entries after the new one; at the cap (10,000) that is a copy of under half a
-/// megabyte, and only revocations insert. Keys are hashes, lineages and user ids: none can be
+/// shifts the entries after the new one; at the cap (10,000) that is a copy of under a megabyte,
+/// and only revocations insert. Keys are hashes, lineages and user ids: none can be
 /// chosen to slow a lookup down.
 #[derive(Clone, Debug)]
 struct Table<K, V>(Vec<(K, V)>);
