@@ -459,6 +459,22 @@ mod tests {
 
     const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
 
+    /// `round_ms` (written for a build without `std`) rounds as `f64::round` does.
+    #[test]
+    fn round_ms_matches_std_rounding() {
+        let mut cases = vec![
+            0.0005, 0.0015, 0.0025, 0.1, 0.1005, 1.0, 59.9995, 300.0, 1e10,
+        ];
+        let mut x = 0.000_1_f64;
+        while x < 1e10 {
+            cases.extend([x, x * 1.000_000_1, x + 0.000_5]);
+            x *= 1.37;
+        }
+        for s in cases {
+            assert_eq!(round_ms(s), (s * 1000.0).round() as u64, "{s}");
+        }
+    }
+
     fn build(json: &str) -> Result<Settings, ConfigError> {
         Options::from_json(json)?.build().map(|(_, s)| s)
     }
